@@ -1,0 +1,56 @@
+"""Command-line interface: a thin layer over the Python API.
+
+Each command lives in its own module with a ``register(app)`` function; this module
+assembles them and maps project errors to exit codes (2 bad input, 3 not converged,
+1 internal error) with a message instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import typer
+from rich.console import Console
+
+from targetsim.errors import TargetsimError
+
+#: Command modules, in the order ``--help`` lists them.
+COMMAND_MODULES = ("ingest", "fit", "simulate", "calibrate", "report", "plan", "track")
+
+app = typer.Typer(
+    name="targetsim",
+    help="Evidence-based sales targets: learn the funnel from the CRM, simulate next year, "
+    "propose targets with their probability of attainment.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+
+for _name in COMMAND_MODULES:
+    try:
+        _mod = importlib.import_module(f"targetsim.cli.{_name}")
+    except ModuleNotFoundError as exc:  # a step not built yet
+        if exc.name != f"targetsim.cli.{_name}":
+            raise
+        continue
+    _mod.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``targetsim`` console script."""
+    try:
+        app(args=argv, standalone_mode=True)
+    except TargetsimError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+    except SystemExit:
+        raise
+    except Exception as exc:  # an internal error: say so, keep the traceback for a bug report
+        err_console.print_exception(show_locals=False)
+        err_console.print(f"[bold red]internal error:[/] {type(exc).__name__}: {exc}")
+        sys.exit(1)
