@@ -1,0 +1,199 @@
+"""Options and helpers shared by every command that reads a CRM export.
+
+``fit``, ``plan``, ``track`` and ``ingest`` declare the same data options with these
+annotations and turn them into funnel facts with :func:`funnel_from_cli`, so a user
+learns one set of flags.
+
+Examples
+--------
+>>> @app.command()  # doctest: +SKIP
+... def fit(data: DataArg, fmt: FormatOpt = None, map_: MapOpt = None,
+...         segment_col: SegmentColOpt = None, stages: StagesOpt = None,
+...         as_of: AsOfOpt = None, skip_invalid: SkipInvalidOpt = False) -> None:
+...     funnel = funnel_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+
+from targetsim.errors import ConfigError
+
+if TYPE_CHECKING:
+    from targetsim.data.funnel import FunnelData, Opportunities
+
+DataArg = Annotated[
+    Path,
+    typer.Argument(
+        help="CRM export: a CSV, Parquet or Excel file (or, with --format maven, the folder).",
+        show_default=False,
+    ),
+]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        help="Input layout: 'canonical' (default, see DESIGN.md) or 'maven' "
+        "(Maven Analytics CRM Sales Opportunities folder).",
+    ),
+]
+MapOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help="Column mapping canonical=theirs, e.g. --map opportunity_id='Deal ID' (repeatable).",
+    ),
+]
+SegmentColOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--segment-col",
+        help="Column to use as segment (maven: product, series, sector, regional_office, "
+        "manager, office_location).",
+    ),
+]
+StagesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--stages",
+        help="Intermediate stages in funnel order, comma separated; each needs a <stage>_at "
+        "date column.",
+    ),
+]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option("--as-of", help="As-of date YYYY-MM-DD (default: the latest date in the data)."),
+]
+SkipInvalidOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-invalid",
+        help="Drop rows that fail validation (with a warning and a count) instead of stopping.",
+    ),
+]
+
+_err = Console(stderr=True)
+
+
+def parse_mapping(items: list[str] | None) -> dict[str, str] | None:
+    """Turn repeated ``canonical=theirs`` strings into a mapping.
+
+    Parameters
+    ----------
+    items : list of str or None
+        Values of ``--map``.
+
+    Returns
+    -------
+    dict or None
+        ``{canonical: their_column}``; None when no mapping was given.
+
+    Raises
+    ------
+    ConfigError
+        An item has no ``=`` or an empty side, or a canonical name is mapped twice.
+    """
+    if not items:
+        return None
+    mapping: dict[str, str] = {}
+    for item in items:
+        canonical, sep, theirs = item.partition("=")
+        canonical, theirs = canonical.strip(), theirs.strip()
+        if not sep or not canonical or not theirs:
+            raise ConfigError(
+                f"--map {item!r}: expected canonical=theirs, e.g. --map opportunity_id='Deal ID'."
+            )
+        if canonical in mapping:
+            raise ConfigError(
+                f"--map maps {canonical!r} twice ({mapping[canonical]!r}, {theirs!r})."
+            )
+        mapping[canonical] = theirs
+    return mapping
+
+
+def parse_stages(stages: str | None) -> tuple[str, ...]:
+    """Split the ``--stages`` comma list, dropping blanks."""
+    if not stages:
+        return ()
+    return tuple(s.strip() for s in stages.split(",") if s.strip())
+
+
+def print_warnings(warnings: tuple[str, ...] | list[str]) -> None:
+    """Print data warnings on stderr, so stdout stays clean for ``--json``."""
+    for w in warnings:
+        _err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+
+
+def opportunities_from_cli(
+    data: Path,
+    fmt: str | None,
+    map_: list[str] | None,
+    segment_col: str | None,
+    stages: str | None,
+    as_of: str | None,
+    skip_invalid: bool,
+) -> Opportunities:
+    """Load validated opportunities from the shared data options; warnings go to stderr."""
+    from targetsim.data import load_opportunities
+
+    opps = load_opportunities(
+        data,
+        fmt=fmt,
+        mapping=parse_mapping(map_),
+        segment_col=segment_col,
+        stages=parse_stages(stages),
+        as_of=as_of,
+        skip_invalid=skip_invalid,
+    )
+    print_warnings(opps.warnings)
+    return opps
+
+
+def funnel_from_cli(
+    data: Path,
+    fmt: str | None,
+    map_: list[str] | None,
+    segment_col: str | None,
+    stages: str | None,
+    as_of: str | None,
+    skip_invalid: bool,
+) -> FunnelData:
+    """Load a CRM export from the shared data options and compute its funnel facts.
+
+    Parameters
+    ----------
+    data : Path
+        File (CSV, Parquet, Excel) or, for ``--format maven``, the folder.
+    fmt : str or None
+        ``None``/``"canonical"`` or ``"maven"``.
+    map_ : list of str or None
+        Raw ``--map canonical=theirs`` values.
+    segment_col : str or None
+        Column used as segment.
+    stages : str or None
+        Raw ``--stages`` comma list.
+    as_of : str or None
+        Raw ``--as-of`` date.
+    skip_invalid : bool
+        Drop invalid rows with a warning instead of failing.
+
+    Returns
+    -------
+    FunnelData
+
+    Raises
+    ------
+    DataError
+        The data is missing, unreadable or invalid (exit code 2).
+    ConfigError
+        An option is malformed (exit code 2).
+    """
+    from targetsim.data.funnel import build_funnel
+
+    return build_funnel(
+        opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+    )
