@@ -119,7 +119,8 @@ def _month_exposure(start: pd.Timestamp, end: pd.Timestamp) -> pd.DataFrame:
     rows = []
     for m in months:
         m_start = m.start_time.normalize()
-        m_end = (m.end_time + pd.Timedelta(1, "ns")).normalize()  # first day of next month
+        # first day of the next month (not end_time + 1ns: end_time's unit varies by version)
+        m_end = (m + 1).start_time.normalize()
         lo = max(m_start, start)
         hi = min(m_end, end + pd.Timedelta(days=1))
         rows.append((m_start, max((hi - lo).days, 0) / (m_end - m_start).days))
