@@ -1,1 +1,27 @@
-"""targetsim.data."""
+"""targetsim.data: read CRM exports, validate them, compute the funnel facts.
+
+Public API
+----------
+load_opportunities, load_funnel, demo_data_path, summarize_funnel, build_funnel,
+Opportunities, FunnelData, FunnelFacts.
+"""
+
+from targetsim.data.facts import FunnelFacts, GroupFacts, StageFacts, summarize_funnel
+from targetsim.data.funnel import DEFAULT_SEGMENT, OUTCOMES, FunnelData, Opportunities, build_funnel
+from targetsim.data.load import FORMATS, demo_data_path, load_funnel, load_opportunities
+
+__all__ = [
+    "DEFAULT_SEGMENT",
+    "FORMATS",
+    "OUTCOMES",
+    "FunnelData",
+    "FunnelFacts",
+    "GroupFacts",
+    "Opportunities",
+    "StageFacts",
+    "build_funnel",
+    "demo_data_path",
+    "load_funnel",
+    "load_opportunities",
+    "summarize_funnel",
+]
