@@ -28,6 +28,11 @@ app = typer.Typer(
 )
 err_console = Console(stderr=True)
 
+
+@app.callback()
+def _root() -> None:
+    """Keep ``targetsim <command>`` a group even while only one command is registered."""
+
 for _name in COMMAND_MODULES:
     try:
         _mod = importlib.import_module(f"targetsim.cli.{_name}")

@@ -1,0 +1,128 @@
+"""``targetsim ingest DATA``: validate a CRM export and print its funnel facts."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from targetsim.cli._common import (
+    AsOfOpt,
+    DataArg,
+    FormatOpt,
+    MapOpt,
+    SegmentColOpt,
+    SkipInvalidOpt,
+    StagesOpt,
+    funnel_from_cli,
+)
+from targetsim.data.facts import FunnelFacts, GroupFacts, summarize_funnel
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the facts as JSON on stdout only.")]
+
+_GROUP_COLUMNS = (
+    ("opps", "opportunities", "int"),
+    ("open", "open", "int"),
+    ("won", "won", "int"),
+    ("lost", "lost", "int"),
+    ("win rate", "win_rate", "pct"),
+    ("days to win (med.)", "median_days_to_win", "num"),
+    ("days to loss (med.)", "median_days_to_loss", "num"),
+    ("deal size avg", "avg_contract_value", "money"),
+    ("deal size med.", "median_contract_value", "money"),
+    ("new / month", "arrivals_per_month", "dec"),
+    ("open value", "open_pipeline_value", "money"),
+    ("open age (med. days)", "open_pipeline_median_age_days", "num"),
+    ("bookings 365 d", "bookings_last_365d", "money"),
+    ("coverage", "pipeline_coverage", "ratio"),
+)
+
+
+def _fmt(v: float | int, kind: str) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "-"
+    if kind == "int":
+        return f"{int(v):,}"
+    if kind == "pct":
+        return f"{100 * v:.1f}%"
+    if kind == "money":
+        return f"{v:,.0f}"
+    if kind == "dec":
+        return f"{v:,.1f}"
+    if kind == "ratio":
+        return f"{v:.2f}x"
+    return f"{v:,.0f}"
+
+
+def _group_table(title: str, first: str, groups: list[GroupFacts]) -> Table:
+    table = Table(title=title, title_justify="left", header_style="bold")
+    table.add_column(first, no_wrap=True)
+    for head, _, _ in _GROUP_COLUMNS:
+        table.add_column(head, justify="right")
+    for g in groups:
+        style = "bold" if g.level == "total" else None
+        table.add_row(
+            g.name, *(_fmt(getattr(g, attr), kind) for _, attr, kind in _GROUP_COLUMNS),
+            style=style,
+        )
+    return table
+
+
+def print_facts(facts: FunnelFacts, console: Console) -> None:
+    """Print the facts as rich tables: segments and total, owners, stages."""
+    console.print(
+        f"[bold]{facts.source}[/]  as of {facts.as_of.date()}, "
+        f"{facts.months_observed:.1f} months of arrivals"
+        + (f", stages: {' → '.join(facts.stages)}" if facts.stages else ""),
+        highlight=False,
+    )
+    groups = [*facts.segments, facts.total]
+    console.print(_group_table("Funnel facts by segment", "segment", groups))
+    if facts.owners:
+        console.print(_group_table("By owner", "owner", list(facts.owners)))
+    if facts.stage_facts:
+        t = Table(title="Stages", title_justify="left", header_style="bold")
+        for head in ("segment", "step", "entered", "converted", "lost", "open", "conversion",
+                     "days (med.)"):
+            t.add_column(head, justify="left" if head in ("segment", "step") else "right")
+        for s in facts.stage_facts:
+            t.add_row(
+                s.segment, f"{s.from_stage} → {s.to_stage}", _fmt(s.entered, "int"),
+                _fmt(s.converted, "int"), _fmt(s.lost, "int"), _fmt(s.open, "int"),
+                _fmt(s.conversion, "pct"), _fmt(s.median_days, "num"),
+            )
+        console.print(t)
+    console.print(
+        "win rate = won / (won + lost); coverage = open pipeline value / bookings of the last "
+        "365 days; open deals' values may be estimates.",
+        style="dim",
+    )
+
+
+def ingest(
+    data: DataArg,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    map_: MapOpt = None,
+    segment_col: SegmentColOpt = None,
+    stages: StagesOpt = None,
+    as_of: AsOfOpt = None,
+    skip_invalid: SkipInvalidOpt = False,
+) -> None:
+    """Validate a CRM export and print its funnel facts (per segment, total, owner, stage)."""
+    funnel = funnel_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+    facts = summarize_funnel(funnel)
+    if as_json:
+        sys.stdout.write(json.dumps(facts.to_dict(), indent=2) + "\n")
+        return
+    print_facts(facts, Console())
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``ingest`` command to the CLI."""
+    app.command("ingest")(ingest)
