@@ -1,0 +1,304 @@
+"""``simulate``: run the engines over posterior draws and scenarios, build the projection cube.
+
+Seeds: draw ``g`` (its index in the posterior sample) and scenario ``k`` get the stream
+``SeedSequence(random_seed, spawn_key=(g, k))`` — the same as
+``SeedSequence(random_seed).spawn(n_draws)[g].spawn(n_scenarios)[k]`` — whose first child
+samples the deals and second child the capacity (attrition). Chunks of draws can therefore
+run anywhere (``workers``, ``scheduler``) and the result is identical.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from targetsim.errors import ConfigError, ScenarioError
+from targetsim.model.params import FunnelParams
+from targetsim.simulate.des import run_des
+from targetsim.simulate.fast import run_fast
+from targetsim.simulate.sampling import Multipliers, Pipeline, encode_pipeline, sample_deals
+from targetsim.simulate.scenario import Scenario
+from targetsim.simulate.tally import tally
+from targetsim.simulate.timeline import Timeline, make_timeline
+
+ENGINES = ("auto", "des", "fast")
+_SEG_VARS = (
+    "bookings", "deals_won", "deals_lost", "new_opportunities", "went_cold",
+    "open_count", "open_value",
+)
+
+
+def draw_streams(random_seed: int, draw: int, scenario: int) -> list[np.random.Generator]:
+    """The (deals, capacity) generators of one draw and scenario."""
+    ss = np.random.SeedSequence(random_seed, spawn_key=(draw, scenario))
+    return [np.random.default_rng(c) for c in ss.spawn(2)]
+
+
+def run_chunk(
+    params: FunnelParams,
+    draw_ids: Sequence[int],
+    pipeline: Pipeline,
+    scenarios: Sequence[Scenario],
+    timeline: Timeline,
+    engine: str,
+    random_seed: int,
+    on_draw: Callable[[], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Simulate draws ``draw_ids`` (``params`` holds exactly those draws, in that order).
+
+    Returns
+    -------
+    dict of ndarray
+        Every variable of the projection with leading axes (draw, scenario).
+    """
+    n_seg, n_own = len(params.segments), len(params.owners)
+    mults = [Multipliers.of(sc, params.segments) for sc in scenarios]
+    rows: list[list[dict[str, np.ndarray]]] = []
+    for j, g in enumerate(draw_ids):
+        row = []
+        for k, sc in enumerate(scenarios):
+            rng_deals, rng_cap = draw_streams(random_seed, int(g), k)
+            deals = sample_deals(params, j, pipeline, mults[k], timeline, rng_deals)
+            if engine == "fast":
+                t_close, fate, cap = run_fast(deals, mults[k], timeline)
+            else:
+                t_close, fate, cap = run_des(
+                    deals, mults[k], timeline, sc.capacity, params.segments, rng_cap
+                )
+            out = tally(deals, t_close, fate, timeline, n_seg, n_own)
+            out["capacity"] = cap
+            row.append(out)
+        rows.append(row)
+        if on_draw is not None:
+            on_draw()
+    return {
+        name: np.stack([np.stack([r[name] for r in row]) for row in rows])
+        for name in rows[0][0]
+    }
+
+
+def _horizon(
+    scenarios: Sequence[Scenario], start: str | None, months: int | None
+) -> tuple[str | None, int]:
+    """The one horizon of the cube: arguments first, then the scenarios' (which must agree)."""
+    starts = {sc.horizon.start for sc in scenarios if sc.horizon and sc.horizon.start}
+    lengths = {sc.horizon.months for sc in scenarios if sc.horizon}
+    if start is None and len(starts) > 1:
+        raise ScenarioError(
+            f"scenarios disagree on horizon.start ({', '.join(sorted(starts))}); "
+            "give --start to choose one"
+        )
+    if months is None and len(lengths) > 1:
+        raise ScenarioError(
+            f"scenarios disagree on horizon.months ({', '.join(map(str, sorted(lengths)))}); "
+            "give --months to choose one"
+        )
+    if start is None and starts:
+        start = next(iter(starts))
+    if months is None:
+        months = next(iter(lengths)) if lengths else 12
+    return start, months
+
+
+def _check_hires(scenarios: Sequence[Scenario], timeline: Timeline) -> None:
+    first = timeline.as_of.to_period("M")
+    last = timeline.month_starts[-1].to_period("M")
+    for sc in scenarios:
+        if sc.capacity is None:
+            continue
+        for i, hire in enumerate(sc.capacity.hires):
+            month = pd.Period(hire.month, freq="M")
+            if not first <= month <= last:
+                raise ScenarioError(
+                    f"{sc.source}: capacity.hires.{i}.month: {hire.month} is outside the "
+                    f"simulated period {first} .. {last}"
+                )
+
+
+def _progress(total: int, enabled: bool):
+    """A rich progress bar over draws (a no-op when disabled)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(
+        TextColumn("simulating"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total} draws"),
+        TimeRemainingColumn(),
+        disable=not enabled,
+        transient=True,
+    )
+
+
+def simulate(
+    params: FunnelParams,
+    open_pipeline: pd.DataFrame | None,
+    scenarios: Sequence[Scenario] = (),
+    *,
+    start: str | None = None,
+    months: int | None = None,
+    engine: str = "auto",
+    random_seed: int = 0,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: bool = True,
+) -> xr.Dataset:
+    """Project the pipeline of every posterior draw under every scenario.
+
+    Parameters
+    ----------
+    params : FunnelParams
+        Funnel parameters, one set per posterior draw.
+    open_pipeline : pandas.DataFrame or None
+        Open deals at ``params.as_of``: ``opportunity_id, segment, owner, age_days, amount,
+        stage`` (``amount`` NaN = drawn from the deal-size distribution, ``owner`` may be NA).
+    scenarios : sequence of Scenario
+        Default: ``[Scenario.baseline()]``.
+    start : str, optional
+        First day of the horizon (a month start); default the scenarios' ``horizon.start``,
+        else the first day of the month after ``as_of``.
+    months : int, optional
+        Horizon length; default the scenarios' ``horizon.months``, else 12.
+    engine : {"auto", "des", "fast"}
+        ``auto`` = ``fast`` unless a scenario has ``capacity``.
+    random_seed : int
+        Root seed (see the module docstring).
+    workers : int, optional
+        Run chunks of draws on a local dask.distributed cluster of this many processes.
+    scheduler : str, optional
+        Address of an existing dask.distributed scheduler (overrides ``workers``).
+    progress : bool
+        Show a progress bar.
+
+    Returns
+    -------
+    xarray.Dataset
+        The projection cube (variables listed in :mod:`targetsim.simulate`).
+
+    Raises
+    ------
+    ScenarioError
+        Unknown segments, duplicate scenario names, disagreeing horizons, hires outside it.
+    ConfigError
+        Unknown engine, ``fast`` with a capacity scenario, bad ``start``/``months``/``workers``.
+    """
+    from targetsim import __version__
+
+    scenarios = list(scenarios) or [Scenario.baseline()]
+    names = [sc.name for sc in scenarios]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ScenarioError(f"two scenarios are named {', '.join(dup)}: names must be unique")
+    for sc in scenarios:
+        sc.check_segments(params.segments, "the fit")
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    has_cap = [sc.name for sc in scenarios if sc.capacity is not None]
+    if engine == "fast" and has_cap:
+        raise ConfigError(
+            f"the fast engine has no capacity model, but scenario(s) {', '.join(has_cap)} "
+            "set capacity; use --engine des (or auto)"
+        )
+    used = ("des" if has_cap else "fast") if engine == "auto" else engine
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers must be >= 1, got {workers}")
+    if params.n_draws < 1:
+        raise ConfigError("the fit has no posterior draws")
+
+    start, n_months = _horizon(scenarios, start, months)
+    timeline = make_timeline(params.as_of, start, n_months)
+    _check_hires(scenarios, timeline)
+    pipeline = encode_pipeline(open_pipeline, params)
+    n = params.n_draws
+    args = (pipeline, scenarios, timeline, used, random_seed)
+
+    with _progress(n, progress) as bar:
+        task = bar.add_task("draws", total=n)
+        if scheduler is None and (workers is None or workers == 1):
+            result = run_chunk(
+                params, range(n), *args, on_draw=lambda: bar.advance(task)
+            )
+        else:
+            result = _run_distributed(params, args, workers or 1, scheduler, bar, task)
+
+    return _dataset(result, params, scenarios, timeline, used, random_seed, __version__)
+
+
+def _subset(params: FunnelParams, draws: np.ndarray) -> FunnelParams:
+    """``params`` restricted to ``draws`` (also when there are no owners: empty owner arrays)."""
+    kw = {}
+    for name in params.__dataclass_fields__:
+        v = getattr(params, name)
+        if isinstance(v, np.ndarray) and name != "owner_share" and v.ndim >= 1 and v.shape[0]:
+            v = v[draws]
+        kw[name] = v
+    return FunnelParams(**kw)
+
+
+def _run_distributed(params, args, workers, scheduler, bar, task) -> dict[str, np.ndarray]:
+    """Chunks of draws on a dask.distributed cluster, reassembled in draw order."""
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    n = params.n_draws
+    n_chunks = min(n, 4 * workers)
+    chunks = [c for c in np.array_split(np.arange(n), n_chunks) if len(c)]
+    cluster = None
+    if scheduler is None:
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+    client = Client(scheduler if scheduler is not None else cluster)
+    try:
+        futures = {
+            client.submit(run_chunk, _subset(params, c), c.tolist(), *args, pure=False): i
+            for i, c in enumerate(chunks)
+        }
+        parts: dict[int, dict[str, np.ndarray]] = {}
+        for fut in as_completed(futures):
+            parts[futures[fut]] = fut.result()
+            bar.advance(task, len(chunks[futures[fut]]))
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    return {k: np.concatenate([parts[i][k] for i in range(len(chunks))]) for k in parts[0]}
+
+
+def _dataset(
+    r: dict[str, np.ndarray],
+    params: FunnelParams,
+    scenarios: Sequence[Scenario],
+    timeline: Timeline,
+    engine: str,
+    seed: int,
+    version: str,
+) -> xr.Dataset:
+    seg4 = ("draw", "scenario", "segment", "month")
+    data_vars = {name: (seg4, r[name]) for name in (*_SEG_VARS, "capacity")}
+    data_vars["open_count_final"] = (seg4[:3], r["open_count_final"])
+    data_vars["initial_open"] = (seg4[:3], r["initial_open"])
+    coords = {
+        "draw": np.arange(params.n_draws),
+        "scenario": [sc.name for sc in scenarios],
+        "segment": list(params.segments),
+        "month": timeline.month_starts.values.astype("datetime64[ns]"),
+    }
+    if params.owners:
+        own = ("draw", "scenario", "owner", "month")
+        data_vars["owner_bookings"] = (own, r["owner_bookings"])
+        data_vars["owner_deals_won"] = (own, r["owner_deals_won"])
+        coords["owner"] = list(params.owners)
+    attrs = {
+        "as_of": str(timeline.as_of.date()),
+        "horizon_start": str(timeline.month_starts[0].date()),
+        "months": int(timeline.months),
+        "seed": int(seed),
+        "engine": engine,
+        "n_draws": int(params.n_draws),
+        "scenarios_json": json.dumps([json.loads(sc.to_json()) for sc in scenarios]),
+        "targetsim_version": version,
+    }
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
