@@ -1,1 +1,78 @@
-"""targetsim.report."""
+"""targetsim.report: the report a sales team reads (report.html) and the quota sheet (targets.xlsx).
+
+Reads a plan directory written by the earlier steps; never imported by the core math.
+
+Examples
+--------
+>>> from targetsim.report import write_report  # doctest: +SKIP
+>>> write_report("build/demo", lang="fr")  # doctest: +SKIP
+[PosixPath('build/demo/report.html'), PosixPath('build/demo/targets.xlsx')]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from targetsim.io import write_text_atomic
+from targetsim.report.i18n import labels
+
+__all__ = ["write_report"]
+
+
+def write_report(
+    out_dir: str | Path, *, lang: str = "en", progress: bool = True
+) -> list[Path]:
+    """Write ``report.html`` and ``targets.xlsx`` into a plan directory, atomically.
+
+    Parameters
+    ----------
+    out_dir : str or Path
+        Directory holding the outputs of fit, simulate and calibrate (``targets.csv``,
+        ``projection.nc``, ``fit_summary.csv``, ``diagnostics.json``; optionally
+        ``fit.nc``, ``indicators.csv``, ``stress.csv``, ``allocation.csv``, ``tiers.csv``,
+        ``topdown.csv``, ``objectives.md``, ``plan.json``).
+    lang : {"en", "fr"}
+        Language of the labels and number formats.
+    progress : bool
+        Show a progress bar on stderr.
+
+    Returns
+    -------
+    list of Path
+        ``[report.html, targets.xlsx]``.
+
+    Raises
+    ------
+    DataError
+        If a contract file is missing or malformed.
+    ConfigError
+        If ``lang`` is not supported.
+    """
+    from targetsim.report.excel import write_targets_xlsx
+    from targetsim.report.html import build_context, load_fit, render_html
+    from targetsim.report.inputs import load_plan
+
+    labels(lang)  # fail on a bad language before any work
+    out = Path(out_dir)
+    steps = ("read plan", "read fit", "build report", "write report.html", "write targets.xlsx")
+    with Progress(
+        TextColumn("report: {task.description}"), BarColumn(), TimeElapsedColumn(),
+        console=Console(stderr=True), transient=True, disable=not progress,
+    ) as bar:
+        task = bar.add_task(steps[0], total=len(steps))
+        plan = load_plan(out)
+        bar.update(task, advance=1, description=steps[1])
+        fit, note = load_fit(out / "fit.nc")
+        bar.update(task, advance=1, description=steps[2])
+        context = build_context(plan, lang=lang, fit=fit, fit_note=note)
+        bar.update(task, advance=1, description=steps[3])
+        html_path = write_text_atomic(out / "report.html", render_html(context))
+        bar.update(task, advance=1, description=steps[4])
+        xlsx_path = write_targets_xlsx(
+            out / "targets.xlsx", plan.targets, plan.optional.get("indicators"), lang=lang
+        )
+        bar.update(task, advance=1)
+    return [html_path, xlsx_path]

@@ -1,0 +1,273 @@
+"""The numbers the report shows that no earlier step wrote: pure functions, tested on known truth.
+
+Quantile convention (the same as the targets): the target at attainment probability ``p``
+is the largest simulated value ``t`` with ``P(outcome >= t) >= p`` over the draws, i.e. the
+``floor(n (1 - p)) + 1``-th smallest of ``n`` draws. Its reported probability is the
+empirical ``P(outcome >= t)``, which can exceed ``p`` when draws tie.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats
+
+from targetsim.errors import DataError
+
+#: Probabilities offered by the report's control: 30 % to 90 % by 5 points.
+PROBABILITY_GRID = tuple(round(0.30 + 0.05 * k, 2) for k in range(13))
+#: Fit-summary parameters that are rates in [0, 1] (their interval width is read in points).
+RATE_PARAMETERS = ("win_rate", "conversion", "stall_rate", "loss_rate", "lost_rate")
+#: A rate's 90 % interval is "wide" above this many probability points.
+WIDE_RATE_WIDTH = 0.20
+#: Any other parameter's 90 % interval is "wide" above this fraction of its median.
+WIDE_RELATIVE_WIDTH = 0.80
+
+_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
+
+
+def target_at_probability(samples: np.ndarray, p: float) -> float:
+    """Largest simulated value reached with probability at least ``p``.
+
+    Parameters
+    ----------
+    samples : ndarray, shape (n,)
+        Simulated outcomes, one per draw.
+    p : float
+        Attainment probability in (0, 1].
+
+    Returns
+    -------
+    float
+        ``t`` with ``mean(samples >= t) >= p``, the largest such sample value.
+    """
+    x = np.sort(np.asarray(samples, dtype=float))
+    if x.size == 0:
+        raise DataError("no simulated outcomes to compute a target from.")
+    if not 0.0 < p <= 1.0:
+        raise DataError(f"attainment probability must be in (0, 1], got {p}.")
+    # The small epsilon stops n*(1-p) = 3.9999999 from floor-ing one rank too low.
+    k = min(int(math.floor(x.size * (1.0 - p) + 1e-9)), x.size - 1)
+    return float(x[k])
+
+
+def round_down(value: float, metric: str) -> float:
+    """Round a target down for humans, as the calibrate step does.
+
+    Three significant figures for amounts, whole deals for counts; rounding down keeps
+    ``P(outcome >= rounded) >= P(outcome >= value)``.
+    """
+    if not math.isfinite(value) or value <= 0:
+        return 0.0
+    if metric == "deals_won":
+        return float(math.floor(value + 1e-9))
+    step = max(10.0 ** (math.floor(math.log10(value)) - 2), 1.0)
+    return float(math.floor(value / step + 1e-9) * step)
+
+
+def attainment(samples: np.ndarray, target: float) -> float:
+    """Empirical ``P(outcome >= target)``."""
+    x = np.asarray(samples, dtype=float)
+    return float(np.mean(x >= target)) if x.size else float("nan")
+
+
+def _months_of(ds: xr.Dataset, period: str) -> np.ndarray:
+    months = pd.DatetimeIndex(ds["month"].values)
+    if period == "FY":
+        return np.ones(len(months), dtype=bool)
+    m = _QUARTER.match(period)
+    if not m:
+        raise DataError(f"targets.csv: period {period!r} is neither FY nor YYYY-Qn.")
+    year, q = int(m.group(1)), int(m.group(2))
+    return np.asarray((months.year == year) & ((months.month - 1) // 3 + 1 == q))
+
+
+def _collapse(da: xr.DataArray, keep: tuple[str, ...]) -> xr.DataArray:
+    extra = [d for d in da.dims if d not in keep]
+    return da.sum(extra) if extra else da
+
+
+def outcome_samples(
+    ds: xr.Dataset, *, scenario: str, level: str, name: str, period: str, metric: str
+) -> np.ndarray | None:
+    """Simulated outcomes (one per draw) of one row of targets.csv, or None if not simulated.
+
+    ``total`` sums every segment; ``segment`` selects one; ``owner`` reads
+    ``owner_<metric>``. ``FY`` sums every month of the horizon, ``YYYY-Qn`` the months of
+    that quarter.
+    """
+    if scenario not in [str(s) for s in ds["scenario"].values]:
+        return None
+    if level == "owner":
+        var = f"owner_{metric}"
+        if var not in ds or "owner" not in ds.dims or name not in list(ds["owner"].values):
+            return None
+        da = ds[var].sel(owner=name)
+    else:
+        if metric not in ds:
+            return None
+        da = ds[metric]
+        if level == "segment":
+            if name not in [str(s) for s in ds["segment"].values]:
+                return None
+            da = da.sel(segment=name)
+    da = da.sel(scenario=scenario)
+    mask = _months_of(ds, period)
+    if not mask.any():
+        return None
+    da = da.isel(month=np.flatnonzero(mask))
+    return np.asarray(_collapse(da, ("draw",)).values, dtype=float)
+
+
+def probability_table(
+    ds: xr.Dataset, targets: pd.DataFrame, grid: tuple[float, ...] = PROBABILITY_GRID
+) -> list[dict[str, list[float]] | None]:
+    """For each row of ``targets``, the target and its attainment at every grid probability.
+
+    Targets are rounded down like the calibrate step's (:func:`round_down`) and their
+    probability is that of the rounded value.
+
+    Returns
+    -------
+    list
+        One entry per row (in row order): ``{"t": [...], "p": [...]}`` aligned with
+        ``grid``, or None when the projection does not hold that row's outcome.
+    """
+    out: list[dict[str, list[float]] | None] = []
+    for row in targets.itertuples(index=False):
+        x = outcome_samples(
+            ds, scenario=row.scenario, level=row.level, name=row.name,
+            period=row.period, metric=row.metric,
+        )
+        if x is None:
+            out.append(None)
+            continue
+        ts = [round_down(target_at_probability(x, p), row.metric) for p in grid]
+        out.append({"t": ts, "p": [attainment(x, t) for t in ts]})
+    return out
+
+
+def cumulative_band(
+    ds: xr.Dataset, *, scenario: str, segment: str | None, var: str = "bookings"
+) -> pd.DataFrame:
+    """Quantiles of cumulative ``var`` through the horizon (segment None = all segments).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per month: ``month, p10, p50, p90``, cumulative from the horizon start.
+    """
+    da = ds[var].sel(scenario=scenario)
+    if segment is not None:
+        da = da.sel(segment=segment)
+    da = _collapse(da, ("draw", "month")).transpose("draw", "month")
+    cum = np.cumsum(np.asarray(da.values, dtype=float), axis=1)
+    q = np.quantile(cum, [0.1, 0.5, 0.9], axis=0)
+    return pd.DataFrame(
+        {"month": pd.DatetimeIndex(ds["month"].values), "p10": q[0], "p50": q[1], "p90": q[2]}
+    )
+
+
+def win_rate_interval(won: int, lost: int, level: float = 0.9) -> tuple[float, float, float]:
+    """Win rate among closed deals with its Jeffreys interval.
+
+    Returns ``(rate, low, high)``; all NaN when nothing closed. The Jeffreys interval
+    (Beta(won + 1/2, lost + 1/2) quantiles; Brown, Cai & DasGupta 2001) keeps good coverage
+    for the few deals a single rep closes.
+    """
+    n = won + lost
+    if n <= 0:
+        return (float("nan"),) * 3
+    a, b = won + 0.5, lost + 0.5
+    tail = (1.0 - level) / 2.0
+    lo = 0.0 if won == 0 else float(stats.beta.ppf(tail, a, b))
+    hi = 1.0 if lost == 0 else float(stats.beta.ppf(1.0 - tail, a, b))
+    return won / n, lo, hi
+
+
+def wide_parameters(fit_summary: pd.DataFrame) -> pd.DataFrame:
+    """Rows of ``fit_summary.csv`` whose 90 % interval is wide (see module constants).
+
+    Returns the matching rows with an added ``width`` column (points for rates, fraction
+    of the median otherwise), widest first.
+    """
+    fs = fit_summary.copy()
+    is_rate = fs["parameter"].isin(RATE_PARAMETERS)
+    span = fs["q95"] - fs["q05"]
+    rel = span / fs["q50"].abs().where(fs["q50"].abs() > 0)
+    fs["width"] = np.where(is_rate, span, rel)
+    wide = np.where(is_rate, span > WIDE_RATE_WIDTH, rel > WIDE_RELATIVE_WIDTH)
+    return fs.loc[wide].sort_values("width", ascending=False)
+
+
+def stress_status(probability: float, plan_probability: float) -> str:
+    """``holds`` (at least the plan's probability), ``breaks`` (below 50 %) or ``at_risk``."""
+    if probability >= plan_probability - 1e-9:
+        return "holds"
+    if probability < 0.5:
+        return "breaks"
+    return "at_risk"
+
+
+def predictive_last_year(
+    params: object, *, n_months: int = 12, random_seed: int = 0
+) -> dict[str, dict[str, np.ndarray]]:
+    """Posterior-predictive wins and bookings of the 12 months up to the as-of date.
+
+    For each posterior draw: new opportunities per month from the arrival process at months
+    ``-n_months+1 .. 0`` (the months up to ``as_of``), wins ~ Binomial(opportunities,
+    p_win), bookings = the sum of that many LogNormal contract values. Counting the year's
+    wins from the year's arrivals is the steady-state reading (wins closing in the window
+    from earlier arrivals replace the window's own late wins still open), exact when the
+    arrival rate is flat.
+
+    Parameters
+    ----------
+    params : FunnelParams
+        Posterior draws (``targetsim.model.params.FunnelParams``).
+    n_months : int
+        Window length.
+    random_seed : int
+        Seed; one independent stream per segment from ``SeedSequence(random_seed)``.
+
+    Returns
+    -------
+    dict
+        Segment name → ``{"wins": ndarray (D,), "bookings": ndarray (D,)}``.
+    """
+    p = params
+    n_draws = int(p.p_win.shape[0])  # type: ignore[attr-defined]
+    segments = tuple(p.segments)  # type: ignore[attr-defined]
+    as_of = pd.Timestamp(p.as_of)  # type: ignore[attr-defined]
+    m = np.arange(-n_months + 1, 1)
+    moy = (as_of.month - 1 + m) % 12
+    streams = np.random.SeedSequence(random_seed).spawn(len(segments))
+    out: dict[str, dict[str, np.ndarray]] = {}
+    for s, (seg, ss) in enumerate(zip(segments, streams, strict=True)):
+        rng = np.random.default_rng(ss)
+        log_mean = (
+            p.arrival_log_rate[:, s, None]  # type: ignore[attr-defined]
+            + p.arrival_trend[:, s, None] * m[None, :]  # type: ignore[attr-defined]
+            + p.season[:, moy]  # type: ignore[attr-defined]
+        )
+        mean = np.exp(log_mean)
+        alpha = np.asarray(p.arrival_alpha[:, s], dtype=float)  # type: ignore[attr-defined]
+        finite = np.isfinite(alpha)
+        # Negative binomial as a gamma-Poisson mixture; alpha = inf is plain Poisson.
+        safe_alpha = np.where(finite, alpha, 1.0)[:, None]
+        lam = np.where(
+            finite[:, None], rng.gamma(safe_alpha, mean / safe_alpha, size=mean.shape), mean
+        )
+        n_opps = rng.poisson(lam).sum(axis=1)
+        wins = rng.binomial(n_opps, np.clip(p.p_win[:, s], 0.0, 1.0))  # type: ignore[attr-defined]
+        mu = np.repeat(p.size_mu[:, s], wins)  # type: ignore[attr-defined]
+        sd = np.repeat(p.size_sigma[:, s], wins)  # type: ignore[attr-defined]
+        sizes = rng.lognormal(mu, sd) if wins.sum() else np.zeros(0)
+        bookings = np.bincount(np.repeat(np.arange(n_draws), wins), weights=sizes,
+                               minlength=n_draws)
+        out[seg] = {"wins": wins.astype(float), "bookings": bookings}
+    return out
