@@ -61,3 +61,10 @@ def make_cube(
         attrs={"as_of": "2026-12-31", "horizon_start": start, "months": m, "seed": seed},
     )
     return ds
+
+
+def test_cube_owner_bookings_add_up_to_company_total() -> None:
+    ds = make_cube(n_draws=20)
+    company = ds["bookings"].sum(["segment", "month"])
+    owners = ds["owner_bookings"].sum(["owner", "month"])
+    np.testing.assert_allclose(owners.values, company.values, rtol=1e-12)

@@ -39,10 +39,6 @@ def check_lang(lang: str) -> str:
     return lang
 
 
-def _group(n: int, sep: str) -> str:
-    return f"{n:,}".replace(",", sep)
-
-
 def format_number(value: float, lang: str = "en", decimals: int = 0) -> str:
     """A plain number with the language's separators (``12,345.6`` / ``12 345,6``)."""
     if not math.isfinite(value):
@@ -53,17 +49,13 @@ def format_number(value: float, lang: str = "en", decimals: int = 0) -> str:
     return ("-" if value < 0 else "") + s
 
 
-def format_money(value: float, lang: str = "en", currency: str = "$") -> str:
-    """Compact money: ``$1.23M`` / ``1,23 M$``; ``$950k`` / ``950 k$``; ``$420`` / ``420 $``."""
-    if not math.isfinite(value):
-        return "n/a" if lang == "en" else "n.d."
-    v = abs(value)
-    if v >= 1e6:
-        num, unit = v / 1e6, "M"
-    elif v >= 1e4:
-        num, unit = v / 1e3, "k"
-    else:
-        num, unit = v, ""
+def _unit(v: float) -> str:
+    return "M" if v >= 1e6 else ("k" if v >= 1e4 else "")
+
+
+def _compact(v: float, unit: str, lang: str) -> str:
+    """``v`` in ``unit`` (``M``, ``k`` or none) with 3 significant figures at most."""
+    num = v / {"M": 1e6, "k": 1e3, "": 1.0}[unit]
     if unit:
         digits = 2 if num < 10 else (1 if num < 100 else 0)
         text = f"{num:.{digits}f}"
@@ -71,11 +63,34 @@ def format_money(value: float, lang: str = "en", currency: str = "$") -> str:
             text = text.rstrip("0").rstrip(".")
     else:
         text = f"{num:,.0f}"
-    sign = "-" if value < 0 else ""
     if lang == "fr":
         text = text.replace(",", NNBSP).replace(".", ",")
-        return f"{sign}{text}{NNBSP}{unit}{currency}"
-    return f"{sign}{currency}{text}{unit}"
+    return text
+
+
+def format_money(value: float, lang: str = "en", currency: str = "$") -> str:
+    """Compact money: ``$1.23M`` / ``1,23 M$``; ``$950k`` / ``950 k$``; ``$420`` / ``420 $``."""
+    if not math.isfinite(value):
+        return "n/a" if lang == "en" else "n.d."
+    unit = _unit(abs(value))
+    text = ("-" if value < 0 else "") + _compact(abs(value), unit, lang)
+    return f"{text}{NNBSP}{unit}{currency}" if lang == "fr" else f"{currency}{text}{unit}"
+
+
+def format_range(lo: float, hi: float, lang: str = "en", currency: str = "$") -> str:
+    """A band in the unit of its upper end: ``$0.9–1.5M`` / ``0,9–1,5 M€``.
+
+    The lower end is written in the same unit when it is at least a tenth of it
+    (``0,9–1,5 M€``), else each end gets its own (``95 k€–1,5 M€``).
+    """
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo < 0:
+        return f"{format_money(lo, lang, currency)}–{format_money(hi, lang, currency)}"
+    unit = _unit(hi)
+    scale = {"M": 1e6, "k": 1e3, "": 1.0}[unit]
+    if lo < 0.1 * scale and unit:
+        return f"{format_money(lo, lang, currency)}–{format_money(hi, lang, currency)}"
+    a, b = _compact(lo, unit, lang), _compact(hi, unit, lang)
+    return f"{a}–{b}{NNBSP}{unit}{currency}" if lang == "fr" else f"{currency}{a}–{b}{unit}"
 
 
 def format_percent(p: float, lang: str = "en") -> str:
@@ -111,15 +126,15 @@ _T = {
         "smart_h": "## SMART targets (full year)",
         "smart_total": (
             "Reach {target} of signed bookings company-wide (at least {deals} deals won) by "
-            "{date} (probability {prob}, range {lo}–{hi})."
+            "{date} (probability {prob}, range {band})."
         ),
         "smart_seg": (
             "Reach {target} of signed bookings in segment {name} (at least {deals} deals "
-            "won) by {date} (probability {prob}, range {lo}–{hi})."
+            "won) by {date} (probability {prob}, range {band})."
         ),
         "smart_owner": (
             "{name}: reach {target} of signed bookings by {date} (probability {prob}, "
-            "range {lo}–{hi})."
+            "range {band})."
         ),
         "owners_h": "### Individual targets (owners, each at probability {p})",
         "okr_h": "## OKRs per segment",
@@ -150,7 +165,7 @@ _T = {
         "scen_h": "## Growth vs tension scenarios",
         "scen": (
             "Scenario **{scenario}**: company target {target} (probability {prob}, range "
-            "{lo}–{hi})."
+            "{band})."
         ),
         "stress_h": "### Which {ref} targets still hold under other scenarios?",
         "stress": "Under **{scenario}**, the {ref} company target of {target} is reached with "
@@ -174,16 +189,16 @@ _T = {
         "smart_total": (
             "Atteindre {target} de chiffre d'affaires signé pour l'entreprise (au moins "
             "{deals} affaires gagnées) d'ici le {date} (probabilité {prob}, fourchette "
-            "{lo}–{hi})."
+            "{band})."
         ),
         "smart_seg": (
             "Atteindre {target} de chiffre d'affaires signé sur le segment {name} (au moins "
             "{deals} affaires gagnées) d'ici le {date} (probabilité {prob}, fourchette "
-            "{lo}–{hi})."
+            "{band})."
         ),
         "smart_owner": (
             "{name} : atteindre {target} de chiffre d'affaires signé d'ici le {date} "
-            "(probabilité {prob}, fourchette {lo}–{hi})."
+            "(probabilité {prob}, fourchette {band})."
         ),
         "owners_h": "### Objectifs individuels (commerciaux, chacun à une probabilité de {p})",
         "okr_h": "## OKR par segment",
@@ -218,7 +233,7 @@ _T = {
         "scen_h": "## Scénarios de croissance et de tension",
         "scen": (
             "Scénario **{scenario}** : objectif de l'entreprise {target} (probabilité {prob}, "
-            "fourchette {lo}–{hi})."
+            "fourchette {band})."
         ),
         "stress_h": "### Quels objectifs du scénario {ref} tiennent dans les autres scénarios ?",
         "stress": "Dans le scénario **{scenario}**, l'objectif {ref} de l'entreprise de "
@@ -284,6 +299,9 @@ def write_objectives(
     def pct(v: float) -> str:
         return format_percent(v, lang)
 
+    def band(r: pd.Series) -> str:
+        return format_range(r["p10"], r["p90"], lang, currency)
+
     date = format_date(horizon_end, lang)
     p = pct(probability)
     out = [t["title"].format(scenario=scenario, p=p), "", t["intro"].format(p=p,
@@ -298,14 +316,14 @@ def write_objectives(
         out.append("- " + t[key].format(
             target=money(r["target"]), name=r["name"], date=date,
             deals=format_number(deals["target"] if deals is not None else float("nan"), lang),
-            prob=pct(r["attainment_probability"]), lo=money(r["p10"]), hi=money(r["p90"])))
+            prob=pct(r["attainment_probability"]), band=band(r)))
     owners = fy.loc[fy["level"].eq("owner")]
     if not owners.empty:
         out += ["", t["owners_h"].format(p=p), ""]
         for _, r in owners.iterrows():
             out.append("- " + t["smart_owner"].format(
                 name=r["name"], target=money(r["target"]), date=date,
-                prob=pct(r["attainment_probability"]), lo=money(r["p10"]), hi=money(r["p90"])))
+                prob=pct(r["attainment_probability"]), band=band(r)))
 
     out += ["", t["okr_h"], ""]
     ind = indicators.loc[indicators["scenario"].eq(scenario)]
@@ -356,7 +374,7 @@ def write_objectives(
         for _, r in totals.iterrows():
             out.append("- " + t["scen"].format(
                 scenario=r["scenario"], target=money(r["target"]),
-                prob=pct(r["attainment_probability"]), lo=money(r["p10"]), hi=money(r["p90"])))
+                prob=pct(r["attainment_probability"]), band=band(r)))
         if stress is not None and not stress.empty:
             out += ["", t["stress_h"].format(ref=scenario), ""]
             fy_s = stress.loc[stress["period"].eq(FY) & stress["metric"].eq("bookings")]
