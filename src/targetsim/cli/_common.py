@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from targetsim.errors import ConfigError
 
@@ -125,7 +126,7 @@ def parse_stages(stages: str | None) -> tuple[str, ...]:
 def print_warnings(warnings: tuple[str, ...] | list[str]) -> None:
     """Print data warnings on stderr, so stdout stays clean for ``--json``."""
     for w in warnings:
-        _err.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        _err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
 
 
 def opportunities_from_cli(
