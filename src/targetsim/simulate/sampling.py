@@ -240,7 +240,7 @@ def sample_deals(
     stall_hold = np.exp(won_mu + _Z_STALL * won_sd)
 
     # New opportunities: pieces of [0, horizon start) at the fitted rate, then horizon months.
-    pieces = timeline.gap_pieces()
+    pieces = timeline.gap
     lo = [p[0] for p in pieces] + list(timeline.edges[:-1])
     hi = [p[1] for p in pieces] + list(timeline.edges[1:])
     m_idx = np.array([p[2] for p in pieces] + list(timeline.arrival_index), dtype=float)
@@ -261,8 +261,6 @@ def sample_deals(
     piece = np.repeat(np.tile(np.arange(len(lo)), n_seg), flat)
     lo_a, hi_a = np.asarray(lo), np.asarray(hi)
     created_new = lo_a[piece] + rng.random(len(piece)) * (hi_a[piece] - lo_a[piece])
-    order = np.argsort(created_new, kind="stable")
-    seg_new, created_new = seg_new[order], created_new[order]
     n_new = len(seg_new)
 
     # Owners of new deals from the segment's owner shares.
@@ -289,19 +287,29 @@ def sample_deals(
         frac_l = np.where(denom > 0, pl_s[seg] / denom, 1.0)
     q_l, q_s = (1 - q_w) * frac_l, (1 - q_w) * (1 - frac_l)
 
-    age = np.concatenate([pipeline.age, np.zeros(n_new)])
-    pw, pl, ps = conditional_outcome(
-        q_w, q_l, q_s, age, won_mu[seg], won_sd[seg], lost_mu[seg], lost_sd[seg]
+    # The open pipeline conditions on its age; new deals start at age 0 (no conditioning).
+    o = slice(0, n_open)
+    age = pipeline.age
+    pw, pl, ps = q_w.copy(), q_l.copy(), q_s.copy()
+    pw[o], pl[o], ps[o] = conditional_outcome(
+        q_w[o], q_l[o], q_s[o], age, won_mu[seg[o]], won_sd[seg[o]], lost_mu[seg[o]],
+        lost_sd[seg[o]],
     )
     pw, pl, ps = scale_win(pw, pl, ps, mult.win_rate[seg])
     u = rng.random(len(seg))
     outcome = np.where(u < pw, WON, np.where(u < pw + pl, LOST, STALL))
 
-    u_t = rng.random(len(seg))
-    t_won = remaining_time(u_t, age, won_mu[seg], won_sd[seg])
-    t_lost = remaining_time(u_t, age, lost_mu[seg], lost_sd[seg])
-    duration = np.where(outcome == WON, t_won, np.where(outcome == LOST, t_lost, np.inf))
-    hold = np.where(outcome == STALL, np.maximum(stall_hold[seg] - age, 0.0), duration)
+    is_won = outcome == WON
+    mu = np.where(is_won, won_mu[seg], lost_mu[seg])
+    sd = np.where(is_won, won_sd[seg], lost_sd[seg])
+    duration = np.empty(len(seg))
+    duration[o] = remaining_time(rng.random(n_open), age, mu[o], sd[o])
+    duration[n_open:] = np.exp(mu[n_open:] + sd[n_open:] * rng.standard_normal(n_new))
+    duration[outcome == STALL] = np.inf
+    hold = duration.copy()
+    stall = outcome == STALL
+    age_all = np.concatenate([age, np.zeros(n_new)])
+    hold[stall] = np.maximum(stall_hold[seg[stall]] - age_all[stall], 0.0)
 
     drawn = np.exp(size_mu[seg] + size_sd[seg] * rng.standard_normal(len(seg)))
     known = np.concatenate([pipeline.amount, np.full(n_new, np.nan)])

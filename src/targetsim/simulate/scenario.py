@@ -106,13 +106,13 @@ class Capacity(_Strict):
     @field_validator("reps", mode="before")
     @classmethod
     def _reps(cls, v: Any) -> Any:
-        def check(x: Any) -> None:
+        def check(x: Any, key: str = "") -> None:
             if isinstance(x, bool) or not isinstance(x, int) or x < 0:
-                raise ValueError(f"must be a whole number >= 0, got {x!r}")
+                raise ValueError(f"{key}must be a whole number >= 0, got {x!r}")
 
         if isinstance(v, dict):
-            for x in v.values():
-                check(x)
+            for k, x in v.items():
+                check(x, f"{k} ")
         else:
             check(v)
         return v

@@ -35,12 +35,15 @@ class Timeline:
         Days from ``as_of`` to each month start, then to the end of the last month.
     arrival_index : ndarray of int, shape (months,)
         Month index ``m`` of the arrival clock (0 = the month of ``as_of``).
+    gap : tuple of (t0, t1, m, month of year, share)
+        Calendar-month pieces of ``[0, start)`` (see :func:`gap_pieces`).
     """
 
     as_of: pd.Timestamp
     month_starts: pd.DatetimeIndex
     edges: np.ndarray
     arrival_index: np.ndarray
+    gap: tuple[tuple[float, float, int, int, float], ...] = ()
 
     @property
     def months(self) -> int:
@@ -55,24 +58,27 @@ class Timeline:
     def end(self) -> float:
         return float(self.edges[-1])
 
-    def gap_pieces(self) -> list[tuple[float, float, int, int, float]]:
-        """Calendar-month pieces of ``[0, start)``: (t0, t1, arrival month m, month of year, share).
 
-        ``share`` is the fraction of the calendar month the piece covers.
-        """
-        pieces = []
-        t = 0.0
-        day = self.as_of
-        while t < self.start:
-            m_start = day.to_period("M").start_time
-            m_next = (m_start + pd.offsets.MonthBegin(1)).normalize()
-            t1 = min(float((m_next - self.as_of).days), self.start)
-            length = float((m_next - m_start).days)
-            m = (m_start.year - self.as_of.year) * 12 + m_start.month - self.as_of.month
-            pieces.append((t, t1, m, m_start.month, (t1 - t) / length))
-            t = t1
-            day = m_next
-        return pieces
+def gap_pieces(
+    as_of: pd.Timestamp, start: float
+) -> tuple[tuple[float, float, int, int, float], ...]:
+    """Calendar-month pieces of ``[0, start)``: (t0, t1, arrival month m, month of year, share).
+
+    ``share`` is the fraction of the calendar month the piece covers.
+    """
+    pieces = []
+    t = 0.0
+    day = as_of
+    while t < start:
+        m_start = day.to_period("M").start_time
+        m_next = (m_start + pd.offsets.MonthBegin(1)).normalize()
+        t1 = min(float((m_next - as_of).days), start)
+        length = float((m_next - m_start).days)
+        m = (m_start.year - as_of.year) * 12 + m_start.month - as_of.month
+        pieces.append((t, t1, m, m_start.month, (t1 - t) / length))
+        t = t1
+        day = m_next
+    return tuple(pieces)
 
 
 def make_timeline(as_of: str | pd.Timestamp, start: str | None, months: int) -> Timeline:
@@ -104,7 +110,7 @@ def make_timeline(as_of: str | pd.Timestamp, start: str | None, months: int) -> 
     idx = np.array(
         [(m.year - as_of.year) * 12 + m.month - as_of.month for m in month_starts[:-1]]
     )
-    return Timeline(as_of, month_starts[:-1], edges, idx)
+    return Timeline(as_of, month_starts[:-1], edges, idx, gap_pieces(as_of, float(edges[0])))
 
 
 def dilate(raw: np.ndarray, h: float, c: np.ndarray | float) -> np.ndarray:
