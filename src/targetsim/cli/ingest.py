@@ -89,7 +89,8 @@ def print_facts(facts: FunnelFacts, console: Console) -> None:
         t = Table(title="Stages", title_justify="left", header_style="bold")
         for head in ("segment", "step", "entered", "converted", "lost", "open", "conversion",
                      "days (med.)"):
-            t.add_column(head, justify="left" if head in ("segment", "step") else "right")
+            left = head in ("segment", "step")
+            t.add_column(head, justify="left" if left else "right", no_wrap=left)
         for s in facts.stage_facts:
             t.add_row(
                 s.segment, f"{s.from_stage} → {s.to_stage}", _fmt(s.entered, "int"),
