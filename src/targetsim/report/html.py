@@ -347,7 +347,8 @@ def _owners(plan: PlanInputs, fit: Any, lang: str, lab: dict[str, str]) -> list[
                                        list(params.owners).index(owner)]
             seg_new = ds["new_opportunities"].sel(scenario=sc, segment=seg).sum("month")
             new = float(share * float(seg_new.median()))
-        paras.append(lab["owner_produce"].format(
+        key = "owner_produce" if math.isfinite(new) else "owner_produce_pipeline"
+        paras.append(lab[key].format(
             wins=fmt_number(n_wins, lang), size=fmt_number(size, lang),
             new=fmt_number(new, lang),
         ))

@@ -71,6 +71,8 @@ LABELS: dict[str, dict[str, str]] = {
         "owner_produce": "How the quota is produced: about {wins} wins of a typical "
         "{size}, from the open pipeline and about {new} new opportunities expected "
         "over the year.",
+        "owner_produce_pipeline": "How the quota is produced: about {wins} wins of a "
+        "typical {size}, from the open pipeline and the new opportunities of the year.",
         "owner_capacity": "Capacity ({scenario}): {start} open-deal slots for the segment at "
         "the start of the year, {end} at the end.",
         "owner_no_capacity": "No capacity limit was set in the scenario: quotas assume the "
@@ -185,6 +187,9 @@ LABELS: dict[str, dict[str, str]] = {
         "owner_produce": "Comment le quota se construit : environ {wins} affaires gagnées "
         "d'une valeur typique de {size}, issues du pipeline ouvert et d'environ {new} "
         "nouvelles opportunités attendues dans l'année.",
+        "owner_produce_pipeline": "Comment le quota se construit : environ {wins} affaires "
+        "gagnées d'une valeur typique de {size}, issues du pipeline ouvert et des nouvelles "
+        "opportunités de l'année.",
         "owner_capacity": "Capacité ({scenario}) : {start} places d'affaires ouvertes pour le "
         "segment en début d'année, {end} en fin d'année.",
         "owner_no_capacity": "Aucune limite de capacité dans le scénario : les quotas "
