@@ -1,0 +1,376 @@
+"""``targetsim plan``: ingest → fit → simulate → calibrate → report, in one call.
+
+:func:`run_plan` writes into ``out_dir`` everything DESIGN.md lists under "Outputs of
+targetsim plan" (targets.csv, fit_summary.csv, diagnostics.json, fit.nc, projection.nc,
+report.html, targets.xlsx) plus objectives.md, indicators.csv, allocation.csv, stress.csv,
+tiers.csv (with ``tiers``), topdown.csv (with ``company_target``) and plan.json (metadata:
+version, seed, as_of, probability, scenarios, convergence, timings per step). Every file is
+written atomically. A fit that did not converge still writes everything; the result (and
+plan.json) says so, and the CLI exits with code 3.
+
+:func:`run_calibrate` is the calibrate step alone, from a directory holding projection.nc
+(and fit.nc for the top-down levers).
+
+Draws
+-----
+``draws`` is the number of posterior draws simulated (one simulated year each). MCMC runs
+``chains`` chains of ``ceil(draws / chains)`` draws after ``tune`` tuning steps
+(default: as many as the draws per chain, at least 300).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+
+from targetsim.calibrate import Calibration, calibrate, write_calibration
+from targetsim.calibrate.targets import check_probability
+from targetsim.errors import ConfigError, DataError
+from targetsim.io import write_text_atomic
+
+if TYPE_CHECKING:
+    from targetsim.data.funnel import FunnelData
+    from targetsim.model.params import FunnelParams
+    from targetsim.simulate.scenario import Scenario
+
+#: Bundled scenarios ``targetsim demo`` runs.
+DEMO_SCENARIOS = ("baseline", "growth", "tension")
+#: Posterior draws the top-down levers re-simulate with (each lever costs ~8 simulations).
+LEVER_DRAWS = 200
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    """What :func:`run_plan` (or :func:`run_calibrate`) produced.
+
+    Attributes
+    ----------
+    out_dir : Path
+    calibration : Calibration
+    converged : bool
+        The fit's convergence verdict (True when the fit was not run here and unknown).
+    timings : dict of str to float
+        Seconds per step (``ingest``, ``fit``, ``simulate``, ``calibrate``, ``report``).
+    files : tuple of Path
+        Files written.
+    metadata : dict
+        The content of plan.json.
+    """
+
+    out_dir: Path
+    calibration: Calibration
+    converged: bool
+    timings: dict[str, float] = field(default_factory=dict)
+    files: tuple[Path, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_scenarios(scenarios: Sequence[Scenario | str | Path]) -> list[Scenario]:
+    """Scenario objects from objects, file paths or bundled names (empty → baseline)."""
+    from targetsim.simulate import Scenario, load_scenario
+
+    out = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
+    return out or [Scenario.baseline()]
+
+
+def _check_options(draws: int, months: int, company_target: float | None) -> None:
+    if int(draws) < 10:
+        raise ConfigError(f"--draws: need at least 10 posterior draws, got {draws}")
+    if int(months) < 1:
+        raise ConfigError(f"--months: must be >= 1, got {months}")
+    if company_target is not None and (not math.isfinite(company_target) or company_target <= 0):
+        raise ConfigError(f"--company-target: must be a positive amount, got {company_target}")
+
+
+def solve_topdown(
+    projection: xr.Dataset,
+    params: FunnelParams,
+    open_pipeline: Any,
+    scenarios: Sequence[Scenario],
+    company_target: float,
+    probability: float,
+    *,
+    seed: int = 0,
+    engine: str = "auto",
+    lang: str = "en",
+) -> list[dict[str, object]]:
+    """Top-down rows for every scenario: probability now and the levers that lift it.
+
+    Levers are re-simulated with at most :data:`LEVER_DRAWS` posterior draws; scenarios
+    that already reach ``probability`` (on the full projection) need no change.
+    """
+    from targetsim.calibrate.levers import solve_levers
+    from targetsim.calibrate.topdown import company_probabilities
+
+    now = company_probabilities(projection, company_target)
+    sub = params.subset(np.arange(min(params.n_draws, LEVER_DRAWS)))
+    start = str(projection.attrs.get("horizon_start") or "") or None
+    months = int(projection.sizes["month"])
+    rows: list[dict[str, object]] = []
+    for sc in scenarios:
+        if now[sc.name] >= probability:
+            rows.append({
+                "scenario": sc.name, "company_target": float(company_target),
+                "attainment_probability": now[sc.name], "target_probability": probability,
+                "lever": "none", "value": 1.0, "achieved_probability": now[sc.name],
+                "change": "no change needed" if lang == "en" else "aucun changement nécessaire",
+            })
+            continue
+        eng = "auto" if (engine == "fast" and sc.capacity is not None) else engine
+        for row in solve_levers(sub, open_pipeline, sc, company_target, probability,
+                                start=start, months=months, engine=eng, random_seed=seed,
+                                lang=lang):
+            row["attainment_probability"] = now[sc.name]
+            rows.append(row)
+    return rows
+
+
+def _write_report(out: Path, lang: str, progress: bool) -> tuple[list[Path], str | None]:
+    try:
+        from targetsim.report import write_report
+    except ImportError as exc:  # the report step is optional at run time
+        return [], f"report skipped: targetsim.report is not available ({exc})"
+    return list(write_report(out, lang=lang, progress=progress)), None
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _write_plan_json(out: Path, meta: dict[str, Any]) -> Path:
+    return write_text_atomic(out / "plan.json",
+                             json.dumps(meta, indent=2, default=_json_default) + "\n")
+
+
+def run_plan(
+    data: str | Path | FunnelData,
+    out_dir: str | Path,
+    *,
+    fmt: str | None = None,
+    mapping: dict[str, str] | None = None,
+    segment_col: str | None = None,
+    stages: Sequence[str] = (),
+    as_of: str | None = None,
+    skip_invalid: bool = False,
+    scenarios: Sequence[Scenario | str | Path] = (),
+    probability: float = 0.6,
+    tiers: tuple[float, float, float] | None = None,
+    company_target: float | None = None,
+    start: str | None = None,
+    months: int = 12,
+    draws: int = 400,
+    tune: int | None = None,
+    chains: int = 2,
+    sampler: str = "nutpie",
+    seed: int = 0,
+    engine: str = "auto",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    lang: str = "en",
+    currency: str = "$",
+    report: bool = True,
+    progress: bool = True,
+) -> PlanResult:
+    """Run the whole pipeline and write the plan directory.
+
+    Parameters
+    ----------
+    data : path or FunnelData
+        CRM export (loaded with the loading options) or funnel facts already built.
+    out_dir : path
+        Output directory (created).
+    fmt, mapping, segment_col, stages, as_of, skip_invalid
+        Loading options of :func:`targetsim.data.load_funnel`.
+    scenarios : sequence of Scenario, path or bundled name
+        Default: the baseline of no change.
+    probability : float
+        Attainment probability of the targets.
+    tiers : (floor, target, stretch) probabilities, optional
+    company_target : float, optional
+        The board's FY bookings number (top-down analysis, allocation of that number).
+    start, months
+        Horizon (default: the month after as_of, 12 months).
+    draws, tune, chains, sampler
+        Posterior draws simulated and MCMC settings (see the module docstring).
+    seed : int
+        Root seed of the fit, the draw selection and the simulation.
+    engine, workers, scheduler
+        Simulation engine and parallelism (:func:`targetsim.simulate.simulate`).
+    lang : {"en", "fr"}
+    currency : str
+    report : bool
+        Write report.html and targets.xlsx (skipped with a note if unavailable).
+    progress : bool
+
+    Returns
+    -------
+    PlanResult
+    """
+    from targetsim import __version__
+    from targetsim.model import fit_funnel, write_fit_outputs
+    from targetsim.simulate import save_projection, simulate
+
+    p = check_probability(probability)
+    _check_options(draws, months, company_target)
+    scenario_objs = resolve_scenarios(scenarios)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+
+    t0 = time.perf_counter()
+    if isinstance(data, str | Path):
+        from targetsim.data import load_funnel
+
+        funnel = load_funnel(data, fmt=fmt, mapping=mapping, segment_col=segment_col,
+                             stages=tuple(stages), as_of=as_of, skip_invalid=skip_invalid)
+        source = str(data)
+    else:
+        funnel, source = data, getattr(data, "source", "<memory>")
+    if funnel.deals.empty:
+        raise DataError(f"{source}: no opportunities to plan from")
+    timings["ingest"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    per_chain = int(math.ceil(draws / chains))
+    n_tune = tune if tune is not None else max(per_chain, 300)
+    fit = fit_funnel(funnel, draws=per_chain, tune=n_tune, chains=chains, sampler=sampler,
+                     random_seed=seed, progress=progress)
+    files = list(write_fit_outputs(fit, out) or [])
+    converged = bool(fit.diagnostics.converged)
+    timings["fit"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    params = fit.params(draws, random_seed=seed)
+    projection = simulate(params, fit.open_pipeline, scenario_objs, start=start, months=months,
+                          engine=engine, random_seed=seed, workers=workers,
+                          scheduler=scheduler, progress=progress)
+    files.append(save_projection(projection, out / "projection.nc"))
+    timings["simulate"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rows = None
+    if company_target is not None:
+        rows = solve_topdown(projection, params, fit.open_pipeline, scenario_objs,
+                             float(company_target), p, seed=seed, engine=engine, lang=lang)
+    cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
+                    topdown_rows=rows, lang=lang, currency=currency)
+    files += write_calibration(cal, out)
+    timings["calibrate"] = time.perf_counter() - t0
+
+    meta: dict[str, Any] = {
+        "targetsim_version": __version__,
+        "data": source,
+        "seed": int(seed),
+        "as_of": str(funnel.as_of.date()),
+        "horizon_start": str(projection.attrs.get("horizon_start", "")),
+        "months": int(projection.sizes["month"]),
+        "probability": p,
+        "tiers": list(tiers) if tiers is not None else None,
+        "company_target": company_target,
+        "scenarios": [sc.name for sc in scenario_objs],
+        "reference_scenario": cal.reference,
+        "segments": list(funnel.segments),
+        "owners": len(funnel.owners),
+        "draws": int(draws),
+        "chains": int(chains),
+        "tune": int(n_tune),
+        "engine": str(projection.attrs.get("engine", engine)),
+        "lang": lang,
+        "converged": converged,
+        "diagnostics": _diagnostics_dict(fit),
+        "warnings": list(funnel.warnings),
+        "allocation": [a.to_dict() for a in cal.allocation_summary],
+        "company_probability": cal.company_probability,
+        "timings_seconds": {},
+    }
+    # plan.json first, so the report can read it; rewritten with the report's timing.
+    _write_plan_json(out, meta | {"timings_seconds": _rounded(timings)})
+    t0 = time.perf_counter()
+    note = None
+    if report:
+        written, note = _write_report(out, lang, progress)
+        files += written
+    timings["report"] = time.perf_counter() - t0
+    timings["total"] = sum(v for k, v in timings.items() if k != "total")
+    meta["timings_seconds"] = _rounded(timings)
+    if note:
+        meta["notes"] = [note]
+    files.append(_write_plan_json(out, meta))
+    return PlanResult(out_dir=out, calibration=cal, converged=converged, timings=timings,
+                      files=tuple(files), metadata=meta)
+
+
+def _rounded(timings: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 2) for k, v in timings.items()}
+
+
+def _diagnostics_dict(fit: Any) -> dict[str, Any]:
+    d = fit.diagnostics
+    keys = ("rhat_max", "ess_bulk_min", "divergences", "converged")
+    return {k: getattr(d, k) for k in keys if hasattr(d, k)}
+
+
+def run_calibrate(
+    plan_dir: str | Path,
+    *,
+    probability: float = 0.6,
+    tiers: tuple[float, float, float] | None = None,
+    company_target: float | None = None,
+    lang: str = "en",
+    currency: str = "$",
+    seed: int = 0,
+    report: bool = False,
+    progress: bool = True,
+) -> PlanResult:
+    """The calibrate step alone, from ``plan_dir/projection.nc`` (and ``fit.nc``).
+
+    The top-down levers (with ``company_target``) re-simulate from ``fit.nc`` with the
+    projection's scenarios and horizon; without ``fit.nc`` only the probabilities of the
+    company target are reported.
+    """
+    from targetsim.simulate import Scenario, load_projection
+
+    p = check_probability(probability)
+    out = Path(plan_dir)
+    path = out / "projection.nc"
+    if not path.exists():
+        raise DataError(f"{path}: no projection here; run `targetsim simulate {out}` first")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    projection = load_projection(path)
+    rows = None
+    if company_target is not None:
+        _check_options(10, 1, company_target)
+        fit_path = out / "fit.nc"
+        raw = projection.attrs.get("scenarios_json")
+        if fit_path.exists() and raw:
+            from targetsim.model import FunnelFit
+
+            fit = FunnelFit.load(fit_path)
+            loaded = json.loads(raw) if isinstance(raw, str) else raw
+            scenarios = [Scenario.model_validate(s) for s in loaded]
+            params = fit.params(min(int(projection.sizes["draw"]), LEVER_DRAWS),
+                                random_seed=seed)
+            rows = solve_topdown(projection, params, fit.open_pipeline, scenarios,
+                                 float(company_target), p, seed=seed, lang=lang)
+    cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
+                    topdown_rows=rows, lang=lang, currency=currency)
+    files = write_calibration(cal, out)
+    timings["calibrate"] = time.perf_counter() - t0
+    if report:
+        written, _ = _write_report(out, lang, progress)
+        files += written
+    return PlanResult(out_dir=out, calibration=cal, converged=True, timings=timings,
+                      files=tuple(files), metadata={})
