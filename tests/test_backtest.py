@@ -55,7 +55,7 @@ def test_as_of_cutoff_rewinds_the_export():
     assert t.loc["a", "demo_at"] == pd.Timestamp("2027-01-20")
     # Censored at the cutoff: the funnel ages open deals to it.
     pipe = build_funnel(cut).open_pipeline.set_index("opportunity_id")
-    assert pipe.loc["b", "age_days"] == 31 + 28 + 14  # Jan 15 -> Mar 15
+    assert pipe.loc["b", "age_days"] == 16 + 28 + 15  # Jan 15 -> Mar 15
     assert pipe.loc["b", "stage"] == "created"
 
 
