@@ -3,6 +3,7 @@ missing files, and the CLI."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -19,8 +20,9 @@ from targetsim.errors import ConfigError, DataError
 from targetsim.model.params import FunnelParams
 from targetsim.report import figures, write_report
 from targetsim.report.charts import fan_chart_svg
-from targetsim.report.html import json_for_html
+from targetsim.report.html import build_context, json_for_html, render_html
 from targetsim.report.i18n import LABELS, fmt_compact, fmt_number, fmt_pct
+from targetsim.report.inputs import load_plan
 from test_report_fixture import MALICIOUS, OWNERS, SEGMENTS, make_plan_dir, make_projection
 
 
@@ -256,3 +258,61 @@ def test_cli_report_bad_input_exits_2(tmp_path: Path):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 2
     assert "Traceback" not in res.stderr and "not a directory" in res.stderr
+
+
+# --- with a fit: quota justification and posterior-predictive check --------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Fit:
+    """The part of FunnelFit the report reads, with known values."""
+
+    history: pd.DataFrame
+    open_pipeline: pd.DataFrame
+    known: FunnelParams
+
+    def params(self, n_draws: int | None = None, random_seed: int = 0) -> FunnelParams:
+        return self.known
+
+
+def _fake_fit() -> _Fit:
+    base = FunnelParams.constant(SEGMENTS, p_win=0.3, arrivals_per_month=30.0,
+                                 size_median=10_000.0, size_sigma=0.5, n_draws=400)
+    known = dataclasses.replace(base, owners=OWNERS, owner_effect=np.zeros((400, 2)),
+                                owner_share=np.eye(2))
+    expected = 30 * 12 * 0.3 * 10_000.0 * np.exp(0.125)
+    cols = ["level", "segment", "owner", "n_deals", "won", "lost", "open", "win_rate_closed",
+            "median_won_cycle_days", "median_won_size", "bookings_last_365"]
+    history = pd.DataFrame([
+        ("segment", "Enterprise", "", 110, 30, 70, 10, 0.3, 60.0, 10_000.0, expected),
+        ("segment", MALICIOUS, "", 110, 30, 70, 10, 0.3, 60.0, 10_000.0, 10 * expected),
+        ("owner", "Enterprise", "Ann", 35, 12, 18, 5, 0.4, 55.0, 12_000.0, 0.0),
+        ("owner", MALICIOUS, "Bob & Co", 35, 6, 24, 5, 0.2, 70.0, 8_000.0, 0.0),
+    ], columns=cols)
+    pipe = pd.DataFrame({"opportunity_id": ["1", "2", "3"], "segment": ["Enterprise"] * 3,
+                         "owner": ["Ann", "Ann", "Ann"], "age_days": [10.0, 20.0, 30.0],
+                         "amount": [1000.0, 2000.0, np.nan], "stage": ["created"] * 3})
+    return _Fit(history=history, open_pipeline=pipe, known=known)
+
+
+def test_owner_justification_and_predictive_check_from_a_fit(plan_dir: Path):
+    plan = load_plan(plan_dir)
+    ctx = build_context(plan, lang="en", fit=_fake_fit())
+    owners = {o["owner"]: " ".join(o["paragraphs"]) for o in ctx["owners"]}
+    _, lo, hi = figures.win_rate_interval(12, 18)
+    ann = owners["Ann"]
+    assert "Ann (Enterprise)" in ann
+    assert f"12 won and 18 lost; win rate 40% (90 % interval {fmt_pct(lo, 'en')}–" in ann
+    assert f"{fmt_pct(hi, 'en')}) against 30% for the segment" in ann
+    assert "3 deals worth 3,000 (median age 20 days)" in ann
+    new = np.median(make_projection()["new_opportunities"].sel(
+        scenario="baseline", segment="Enterprise").sum("month").values)
+    assert f"about {fmt_number(new, 'en')} new opportunities" in ann
+    assert "No capacity limit" in ann
+    assert "No open deals today" in owners["Bob & Co"]
+    verdicts = {(r["segment"], r["what"]): r["ok"] for r in ctx["ppc"]}
+    assert verdicts == {("Enterprise", "bookings_12m"): True,
+                        (MALICIOUS, "bookings_12m"): False}
+    html = render_html(ctx)
+    assert "outside the band" in html and "consistent" in html
+    assert "alert(1)</script>" not in html.replace("&lt;/script&gt;", "")

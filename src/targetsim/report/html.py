@@ -20,7 +20,7 @@ from jinja2 import Environment, FileSystemLoader
 from markupsafe import Markup
 
 from targetsim import __version__
-from targetsim.errors import DataError, TargetsimError
+from targetsim.errors import TargetsimError
 from targetsim.report import figures
 from targetsim.report.charts import fan_chart_svg
 from targetsim.report.i18n import fmt_compact, fmt_number, fmt_pct, fmt_period, labels
@@ -224,48 +224,36 @@ def _stress(plan: PlanInputs, lang: str, lab: dict[str, str]) -> dict[str, Any] 
 
 
 def _history_frame(fit: Any) -> pd.DataFrame | None:
+    """``FunnelFit.history``: ``level, segment, owner, n_deals, won, lost, open,
+    win_rate_closed, median_won_cycle_days, median_won_size, bookings_last_365``."""
     hist = getattr(fit, "history", None)
-    return hist if isinstance(hist, pd.DataFrame) and not hist.empty else None
+    if not isinstance(hist, pd.DataFrame) or hist.empty:
+        return None
+    if not {"level", "segment", "owner", "won", "lost"} <= set(hist.columns):
+        return None
+    return hist
 
 
-def _history_row(hist: pd.DataFrame | None, level: str, name: str) -> pd.Series | None:
-    """One row of ``FunnelFit.history``: by ``level``/``name`` columns, else by owner/segment."""
+def _segment_rows(hist: pd.DataFrame | None) -> pd.DataFrame:
     if hist is None:
-        return None
-    if {"level", "name"} <= set(hist.columns):
-        sel = hist[(hist["level"].astype(str) == level) & (hist["name"].astype(str) == name)]
-    elif level in hist.columns:
-        sel = hist[hist[level].astype(str) == name]
-        other = "segment" if level == "owner" else "owner"
-        if other in hist.columns and level == "segment":
-            sel = sel[sel[other].isna() | sel[other].astype(str).isin(["", "nan", "None"])]
-    else:
-        return None
-    return sel.iloc[0] if not sel.empty else None
+        return pd.DataFrame()
+    return hist[hist["level"] == "segment"].set_index(hist.loc[hist["level"] == "segment",
+                                                               "segment"].astype(str))
 
 
-def _pick(row: pd.Series | None, *names: str) -> float:
-    if row is None:
+def _owner_rows(hist: pd.DataFrame | None, owner: str) -> pd.DataFrame:
+    """An owner's history, one row per segment they sold in (most wins first)."""
+    if hist is None:
+        return pd.DataFrame()
+    rows = hist[(hist["level"] == "owner") & (hist["owner"].astype(str) == owner)]
+    return rows.sort_values(["won", "n_deals"], ascending=False)
+
+
+def _weighted(values: pd.Series, weights: pd.Series) -> float:
+    ok = values.notna() & (weights > 0)
+    if not ok.any():
         return float("nan")
-    for n in names:
-        if n in row.index:
-            try:
-                return float(row[n])
-            except (TypeError, ValueError):
-                continue
-    return float("nan")
-
-
-def _owner_segment(plan: PlanInputs, fit: Any, owner: str) -> str:
-    hist = _history_frame(fit)
-    row = _history_row(hist, "owner", owner)
-    if row is not None and "segment" in row.index and isinstance(row["segment"], str):
-        if row["segment"]:
-            return row["segment"]
-    pipe = getattr(fit, "open_pipeline", None)
-    if isinstance(pipe, pd.DataFrame) and "owner" in pipe and (pipe["owner"] == owner).any():
-        return str(pipe.loc[pipe["owner"] == owner, "segment"].mode().iloc[0])
-    return ""
+    return float(np.average(values[ok].astype(float), weights=weights[ok].astype(float)))
 
 
 def _capacity_line(plan: PlanInputs, segment: str, lang: str, lab: dict[str, str]) -> str:
@@ -283,18 +271,53 @@ def _capacity_line(plan: PlanInputs, segment: str, lang: str, lab: dict[str, str
     )
 
 
-def _owners(plan: PlanInputs, fit: Any, lang: str, lab: dict[str, str]) -> list[dict[str, Any]]:
+def _expected_new_opportunities(plan: PlanInputs, params: Any, owner: str) -> float:
+    """Median new opportunities of the year the owner receives (their share of each segment)."""
+    ds = plan.projection
+    if params is None or owner not in tuple(getattr(params, "owners", ())):
+        return float("nan")
+    if "new_opportunities" not in ds:
+        return float("nan")
+    o = list(params.owners).index(owner)
+    sim_segments = [str(s) for s in ds["segment"].values]
+    total = np.zeros(ds.sizes["draw"])
+    for s, seg in enumerate(params.segments):
+        if seg in sim_segments and params.owner_share.shape[1] > o:
+            new = ds["new_opportunities"].sel(scenario=plan.primary_scenario, segment=seg)
+            total = total + params.owner_share[s, o] * np.asarray(new.sum("month").values)
+    return float(np.median(total))
+
+
+def _owner_history_line(
+    hist: pd.DataFrame | None, owner: str, lang: str, lab: dict[str, str]
+) -> tuple[str | None, list[str]]:
+    mine = _owner_rows(hist, owner)
+    if mine.empty:
+        return None, []
+    segs = [str(s) for s in mine["segment"]]
+    won, lost = int(mine["won"].sum()), int(mine["lost"].sum())
+    wr, lo, hi = figures.win_rate_interval(won, lost)
+    team_rows = _segment_rows(hist).reindex(segs)
+    t_won, t_lost = team_rows["won"].sum(), team_rows["lost"].sum()
+    team = t_won / (t_won + t_lost) if t_won + t_lost > 0 else float("nan")
+    # Medians cannot be pooled exactly across segments: weight each segment's by its wins.
+    size = _weighted(mine["median_won_size"], mine["won"])
+    cycle = _weighted(mine["median_won_cycle_days"], mine["won"])
+    text = lab["owner_history"].format(
+        won=fmt_number(won, lang), lost=fmt_number(lost, lang), wr=fmt_pct(wr, lang),
+        lo=fmt_pct(lo, lang), hi=fmt_pct(hi, lang), team=fmt_pct(team, lang),
+        size=fmt_number(size, lang), cycle=fmt_number(cycle, lang),
+    )
+    return text, segs
+
+
+def _owners(
+    plan: PlanInputs, fit: Any, params: Any, lang: str, lab: dict[str, str]
+) -> list[dict[str, Any]]:
     t = plan.targets
     sc = plan.primary_scenario
     quotas = t[(t.scenario == sc) & (t.level == "owner") & (t.period == "FY")]
-    ds = plan.projection
     hist = _history_frame(fit)
-    params = None
-    if fit is not None and hasattr(fit, "params"):
-        try:
-            params = fit.params(n_draws=PPC_DRAWS, random_seed=int(plan.plan.get("seed", 0)))
-        except (TargetsimError, ValueError) as exc:
-            raise DataError(f"fit.nc: cannot draw parameters for the report ({exc}).") from exc
     pipe = getattr(fit, "open_pipeline", None)
     out = []
     for owner in list(dict.fromkeys(quotas.name)):
@@ -303,16 +326,21 @@ def _owners(plan: PlanInputs, fit: Any, lang: str, lab: dict[str, str]) -> list[
             continue
         b = book.iloc[0]
         wins = quotas[(quotas.name == owner) & (quotas.metric == "deals_won")]
-        seg = _owner_segment(plan, fit, owner)
+        history, segs = _owner_history_line(hist, owner, lang, lab)
+        mine = (pipe[pipe["owner"] == owner] if isinstance(pipe, pd.DataFrame)
+                and "owner" in pipe else None)
+        if not segs and mine is not None and not mine.empty:
+            segs = [str(s) for s in mine["segment"].value_counts().index]
         paras = [
             lab["owner_story"].format(
-                owner=owner, segment=seg or "–", quota=fmt_number(b.target, lang),
-                prob=fmt_pct(b.attainment_probability, lang),
+                owner=owner, segment=", ".join(segs) or "–",
+                quota=fmt_number(b.target, lang), prob=fmt_pct(b.attainment_probability, lang),
                 p10=fmt_compact(b.p10, lang), p90=fmt_compact(b.p90, lang),
             )
         ]
-        if isinstance(pipe, pd.DataFrame) and "owner" in pipe:
-            mine = pipe[pipe["owner"] == owner]
+        if history:
+            paras.append(history)
+        if mine is not None:
             if mine.empty:
                 paras.append(lab["owner_no_pipeline"])
             else:
@@ -321,39 +349,16 @@ def _owners(plan: PlanInputs, fit: Any, lang: str, lab: dict[str, str]) -> list[
                     value=fmt_number(float(mine["amount"].fillna(0).sum()), lang),
                     age=fmt_number(float(mine["age_days"].median()), lang),
                 ))
-        row = _history_row(hist, "owner", owner)
-        if row is not None:
-            won, lost = _pick(row, "won", "n_won"), _pick(row, "lost", "n_lost")
-            if math.isfinite(won) and math.isfinite(lost):
-                wr, lo, hi = figures.win_rate_interval(int(won), int(lost))
-                team = _pick(_history_row(hist, "segment", seg), "win_rate",
-                             "win_rate_closed") if seg else float("nan")
-                paras.append(lab["owner_history"].format(
-                    won=fmt_number(won, lang), lost=fmt_number(lost, lang),
-                    wr=fmt_pct(wr, lang), lo=fmt_pct(lo, lang), hi=fmt_pct(hi, lang),
-                    team=fmt_pct(team, lang),
-                    size=fmt_number(_pick(row, "median_won_size", "won_size_median",
-                                          "median_size"), lang),
-                    cycle=fmt_number(_pick(row, "median_won_cycle_days", "won_cycle_median",
-                                           "median_won_cycle", "median_cycle_days"), lang),
-                ))
         n_wins = float(wins.iloc[0].target) if not wins.empty else float("nan")
-        size = b.target / n_wins if n_wins and math.isfinite(n_wins) and n_wins > 0 else math.nan
-        new = float("nan")
-        if (params is not None and owner in getattr(params, "owners", ())
-                and seg in [str(s) for s in ds["segment"].values]
-                and "new_opportunities" in ds):
-            share = params.owner_share[list(params.segments).index(seg),
-                                       list(params.owners).index(owner)]
-            seg_new = ds["new_opportunities"].sel(scenario=sc, segment=seg).sum("month")
-            new = float(share * float(seg_new.median()))
+        size = b.target / n_wins if math.isfinite(n_wins) and n_wins > 0 else float("nan")
+        new = _expected_new_opportunities(plan, params, owner)
         key = "owner_produce" if math.isfinite(new) else "owner_produce_pipeline"
         paras.append(lab[key].format(
             wins=fmt_number(n_wins, lang), size=fmt_number(size, lang),
             new=fmt_number(new, lang),
         ))
-        if seg:
-            paras.append(_capacity_line(plan, seg, lang, lab))
+        if segs:
+            paras.append(_capacity_line(plan, segs[0], lang, lab))
         out.append({"owner": owner, "paragraphs": paras})
     return out
 
@@ -396,21 +401,18 @@ def _indicators(plan: PlanInputs, lang: str) -> list[dict[str, Any]] | None:
     return rows
 
 
-def _ppc(plan: PlanInputs, fit: Any, lang: str) -> list[dict[str, str]] | None:
-    if fit is None:
+def _ppc(plan: PlanInputs, fit: Any, params: Any, lang: str) -> list[dict[str, Any]] | None:
+    if params is None:
         return None
-    params = fit.params(n_draws=PPC_DRAWS, random_seed=int(plan.plan.get("seed", 0)))
     pred = figures.predictive_last_year(params, random_seed=int(plan.plan.get("seed", 0)))
-    hist = _history_frame(fit)
+    seg_rows = _segment_rows(_history_frame(fit))
     rows = []
     for seg, sims in pred.items():
-        row = _history_row(hist, "segment", seg)
-        checks = (
-            ("bookings_12m", sims["bookings"],
-             _pick(row, "bookings_last_365", "bookings_last_year", "bookings_365d")),
-            ("wins_12m", sims["wins"],
-             _pick(row, "won_last_365", "wins_last_365", "won_last_year", "wins_last_year")),
-        )
+        checks = []
+        for key, col, var in (("bookings_12m", "bookings_last_365", "bookings"),
+                              ("wins_12m", "won_last_365", "wins")):
+            if seg in seg_rows.index and col in seg_rows.columns:
+                checks.append((key, sims[var], float(seg_rows.loc[seg, col])))
         for key, sims_x, observed in checks:
             if not math.isfinite(observed):
                 continue
@@ -468,6 +470,9 @@ def build_context(
     """Everything the template shows, already formatted in ``lang``."""
     lab = labels(lang)
     rows, control = _targets_table(plan, lang, lab)
+    params = None
+    if fit is not None:
+        params = fit.params(n_draws=PPC_DRAWS, random_seed=int(plan.plan.get("seed", 0)))
     diag = plan.diagnostics
     rhat = diag.get("rhat_max")
     diag_text = (lab["converged_yes"] if diag.get("converged") else lab["converged_no"]).format(
@@ -499,7 +504,7 @@ def build_context(
         "scenarios": plan.scenarios,
         "primary": plan.primary_scenario,
         "stress": _stress(plan, lang, lab),
-        "owners": _owners(plan, fit, lang, lab),
+        "owners": _owners(plan, fit, params, lang, lab),
         "fit_note": None if fit is not None else lab["missing_fit"].format(
             reason=fit_note or "fit.nc not found"),
         "kpis": _kpis(plan, lang),
@@ -507,7 +512,7 @@ def build_context(
         "diag_text": diag_text,
         "converged": bool(diag.get("converged")),
         "problems": [str(p) for p in diag.get("problems", []) or []],
-        "ppc": _ppc(plan, fit, lang),
+        "ppc": _ppc(plan, fit, params, lang),
         "wide": [
             {"segment": r.segment, "parameter": r.parameter, "stage": r.stage,
              "interval": f"{fmt_number(r.q05, lang, 2)} – {fmt_number(r.q95, lang, 2)}"}
