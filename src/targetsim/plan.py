@@ -288,6 +288,7 @@ def run_plan(
         "tune": int(n_tune),
         "engine": str(projection.attrs.get("engine", engine)),
         "lang": lang,
+        "currency": currency,
         "converged": converged,
         "diagnostics": _diagnostics_dict(fit),
         "warnings": list(funnel.warnings),
