@@ -320,7 +320,9 @@ def early_warnings(
         won = int(c["outcome"].eq("won").sum())
         out.append(conversion_check(seg, p_won, won, random_seed=next(seeds)))
         days = aging_expected_days(params, j)
-        old = age_now > days
+        # Only deals created since the plan: an old deal open at the plan date is explained
+        # by the model as probably stalled, which would mask lengthening cycles.
+        old = (age_now > days) & (c["created_at"] > plan_as_of).to_numpy()
         still_open = int((c["outcome"].eq("open").to_numpy() & old).sum())
         out.append(cycle_check(seg, p_open[:, old], still_open, days, random_seed=next(seeds)))
         if horizon_start is not None:

@@ -16,10 +16,13 @@ The checks
     predictive count of wins is a sum of Bernoulli(``P_i``) per posterior draw. Fires when
     the observed wins are in the lower tail.
 ``cycle_length``
-    Deals of the cohort old enough today to be past the model's 90th percentile of
-    time-to-win (``expected_days``); the predictive count of those still open is a sum of
-    Bernoulli(``P(open at age_now | open at age_then)``). Fires when too many are still open:
-    cycles are lengthening (or deals are stalling).
+    Deals created since the plan's as-of date and old enough today to be past the model's
+    90th percentile of time-to-win (``expected_days``); the predictive count of those still
+    open is a sum of Bernoulli(``P(open at age_now)``). Fires when too many are still open:
+    cycles are lengthening (or deals are stalling). Deals already open at the plan date are
+    left out: the model reads an old open deal as probably stalled, which would hide the
+    signal. Because wins are counted "by today", longer cycles also lower the conversion
+    count; the cycle check tells the two causes apart.
 ``inflow``
     New opportunities created since the horizon start against what the targets need
     (``indicators.csv``, pro rata of elapsed days), with the noise of the plan's arrival model
