@@ -116,7 +116,16 @@ def _tidy(df: pd.DataFrame, p: Path) -> pd.DataFrame:
     if df.shape[1] == 0:
         raise DataError(f"{p}: the file is empty (no columns).")
     df = df.copy()
-    df.columns = [str(c).strip() for c in df.columns]
+    names = [str(c).strip() for c in df.columns]
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise DataError(
+                f"{p}: column {name!r} appears twice (columns {seen[name] + 1} and {i + 1}); "
+                "rename or remove one."
+            )
+        seen[name] = i
+    df.columns = names
     if len(df) == 0:
         raise DataError(f"{p}: the file has a header but no data rows.")
     df = df.astype(object)
