@@ -1,0 +1,184 @@
+"""``targetsim track PLAN_DIR DATA_NOW`` and ``targetsim backtest DATA --cutoffs ...``.
+
+``track`` re-forecasts each target of a plan from what is booked and today's pipeline and
+runs the early-warning checks; ``backtest`` fits at past cutoffs and scores the forecasts
+against what happened, next to the two baselines sales teams use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from targetsim.cli._common import (
+    AsOfOpt,
+    DataArg,
+    FormatOpt,
+    MapOpt,
+    SegmentColOpt,
+    SkipInvalidOpt,
+    StagesOpt,
+    opportunities_from_cli,
+)
+from targetsim.errors import ConfigError
+
+PlanDirArg = Annotated[
+    Path, typer.Argument(help="Plan directory written by `targetsim plan`.", show_default=False)
+]
+DataNowArg = Annotated[
+    Path,
+    typer.Argument(help="Fresh CRM export (same layout and options as the plan's data).",
+                   show_default=False),
+]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Root random seed.")]
+
+
+def _pct(x: float) -> str:
+    return "" if x != x else f"{x:.0%}"
+
+
+def _num(x: float, metric: str) -> str:
+    return f"{x:,.0f}" if metric == "bookings" else f"{x:,.1f}"
+
+
+def print_track(result, console: Console) -> None:  # noqa: ANN001 - TrackResult
+    """Targets table and warnings on the console."""
+    for n in result.notes:
+        console.print(f"[yellow]note:[/] {n}", highlight=False)
+    table = Table(title=f"Targets as of {result.as_of.date()} (plan as of "
+                        f"{result.plan_as_of.date()})")
+    for col in ("scenario", "level", "name", "period", "metric", "target", "booked",
+                "to date", "gap", "P plan", "P now", "p10–p90"):
+        table.add_column(col, justify="left" if col in ("scenario", "level", "name", "period",
+                                                         "metric") else "right")
+    for r in result.table.itertuples(index=False):
+        m = str(r.metric)
+        low = r.plan_probability == r.plan_probability and r.probability_now < (
+            r.plan_probability - 0.1)
+        p_now = _pct(r.probability_now)
+        table.add_row(
+            str(r.scenario), str(r.level), str(r.name), str(r.period), m, _num(r.target, m),
+            _num(r.booked_to_date, m), _pct(r.attainment_to_date), _num(r.gap, m),
+            _pct(r.plan_probability), f"[red]{p_now}[/]" if low else p_now,
+            f"{_num(r.p10, m)}–{_num(r.p90, m)}",
+        )
+    console.print(table)
+    w = result.warnings
+    fired = w.loc[w["triggered"]] if len(w) else w
+    if len(fired):
+        console.print(f"[bold red]{len(fired)} early warning(s)[/] of {len(w)} checks:")
+        for r in fired.itertuples(index=False):
+            console.print(f"  [red]{r.check}[/] {r.segment}: {r.evidence}", highlight=False)
+    else:
+        console.print(f"no early warning ({len(w)} checks, each at most 2.5 % false alarms)")
+
+
+def print_scorecard(result, console: Console) -> None:  # noqa: ANN001 - BacktestResult
+    """The backtest scorecard, model and baselines side by side."""
+    card = result.scorecard
+    table = Table(title=f"Backtest scorecard (target hit rate at p = {result.probability})")
+    for col in ("metric", "level", "method", "n", "CRPS", "CRPS / actual", "MAPE",
+                "p10–p90 coverage", "hit rate"):
+        table.add_column(col, justify="left" if col in ("metric", "level", "method") else "right")
+    for r in card.itertuples(index=False):
+        table.add_row(
+            str(r.metric), str(r.level), str(r.method), str(r.n),
+            _num(r.crps, str(r.metric)), f"{r.relative_crps:.3f}", _pct(r.mape),
+            _pct(r.coverage_p10_p90), _pct(r.hit_rate),
+        )
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``track`` and ``backtest`` commands to the CLI."""
+
+    @app.command("track")
+    def track(
+        plan_dir: PlanDirArg,
+        data_now: DataNowArg,
+        out: Annotated[
+            Path | None, typer.Option("--out", help="Output directory (default: PLAN_DIR).")
+        ] = None,
+        fmt: FormatOpt = None,
+        map_: MapOpt = None,
+        segment_col: SegmentColOpt = None,
+        stages: StagesOpt = None,
+        as_of: AsOfOpt = None,
+        skip_invalid: SkipInvalidOpt = False,
+        draws: Annotated[int, typer.Option("--draws", help="Posterior draws simulated.")] = 1000,
+        seed: SeedOpt = 0,
+    ) -> None:
+        """Re-forecast each target from bookings to date and today's pipeline; early warnings."""
+        from targetsim.track.output import write_track
+        from targetsim.track.track import track_plan
+
+        if draws < 10:
+            raise ConfigError(f"--draws: need at least 10 posterior draws, got {draws}")
+        if not plan_dir.is_dir():
+            raise ConfigError(f"{plan_dir}: not a directory; give the --out of `targetsim plan`")
+        opps = opportunities_from_cli(data_now, fmt, map_, segment_col, stages, as_of,
+                                      skip_invalid)
+        result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed)
+        console = Console()
+        print_track(result, console)
+        files = write_track(result, out or plan_dir, html=(plan_dir / "report.html").is_file())
+        console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
+
+    @app.command("backtest")
+    def backtest(
+        data: DataArg,
+        cutoffs: Annotated[
+            str,
+            typer.Option("--cutoffs", help="Month-end cutoffs, comma separated, e.g. "
+                         "2017-06-30,2017-09-30."),
+        ],
+        horizon_months: Annotated[
+            int, typer.Option("--horizon-months", help="Months forecast after each cutoff.")
+        ] = 3,
+        out: Annotated[Path, typer.Option("--out", help="Output directory.")] = Path(
+            "targetsim-backtest"
+        ),
+        fmt: FormatOpt = None,
+        map_: MapOpt = None,
+        segment_col: SegmentColOpt = None,
+        stages: StagesOpt = None,
+        as_of: AsOfOpt = None,
+        skip_invalid: SkipInvalidOpt = False,
+        draws: Annotated[
+            int, typer.Option("--draws", help="Posterior draws per chain of each fit (small: "
+                              "one fit per cutoff).")
+        ] = 200,
+        tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 200,
+        chains: Annotated[int, typer.Option("--chains", help="MCMC chains per fit.")] = 2,
+        probability: Annotated[
+            float, typer.Option("--probability", help="p of the target whose hit rate is scored.")
+        ] = 0.6,
+        growth: Annotated[
+            float, typer.Option("--growth", help="Growth of the 'last period + growth' "
+                                "baseline (0.1 = +10 %).")
+        ] = 0.0,
+        seed: SeedOpt = 0,
+    ) -> None:
+        """Fit at past cutoffs, forecast, score against what happened and two baselines."""
+        from targetsim.track.backtest import backtest as run_backtest
+        from targetsim.track.backtest import model_forecaster, parse_cutoffs
+        from targetsim.track.output import write_backtest
+
+        for name, v in (("--draws", draws), ("--tune", tune), ("--chains", chains)):
+            if v < 1:
+                raise ConfigError(f"{name} must be at least 1, got {v}")
+        cuts = parse_cutoffs(cutoffs)
+        opps = opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+        result = run_backtest(
+            opps, cuts, horizon_months=horizon_months,
+            forecaster=model_forecaster(draws=draws, tune=tune, chains=chains),
+            probability=probability, growth=growth, random_seed=seed,
+        )
+        console = Console()
+        print_scorecard(result, console)
+        files = write_backtest(result, out)
+        console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
