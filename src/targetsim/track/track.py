@@ -414,9 +414,6 @@ def track_plan(
         A plan file is missing or malformed, or the export is older than the plan or has
         segments the plan does not know.
     """
-    from targetsim.model import FunnelFit
-    from targetsim.simulate import load_projection
-
     plan = Path(plan_dir)
     targets_path = plan / "targets.csv"
     if not targets_path.is_file():
@@ -429,6 +426,9 @@ def track_plan(
     fit_path = plan / "fit.nc"
     if not fit_path.is_file():
         raise DataError(f"{fit_path}: not found; track needs the plan's fit")
+    from targetsim.model import FunnelFit
+    from targetsim.simulate import load_projection
+
     fit = FunnelFit.load(fit_path)
     projection = load_projection(plan / "projection.nc")
     ind_path = plan / "indicators.csv"
