@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from targetsim.data import demo_data_path, load_funnel, load_opportunities, summarize_funnel
+from targetsim.data import (
+    check_opportunities,
+    demo_data_path,
+    load_funnel,
+    load_opportunities,
+    summarize_funnel,
+)
 
 AS_OF = pd.Timestamp("2017-12-31")
 #: sha256 of the CSVs as listed in the shared SOURCE.md.
@@ -127,7 +133,7 @@ def test_maven_segments_match_crosstab(maven_dir, col):
 
 
 def test_maven_quirks(maven_dir):
-    opps = load_opportunities(maven_dir, fmt="maven")
+    opps = check_opportunities(load_opportunities(maven_dir, fmt="maven"))
     t = opps.table
     pipe, products, _, _ = raw_frames(maven_dir)
     stage = pipe.set_index("opportunity_id").loc[t["opportunity_id"], "deal_stage"].to_numpy()

@@ -271,3 +271,22 @@ def test_markup_like_values_do_not_crash(tmp_path, capsys):
     rows[0]["outcome"] = "[/bold]"
     code, _, err = run(capsys, "ingest", write(tmp_path, rows))
     assert code == 2 and "[/bold]" in err and "internal error" not in err
+
+
+def test_contract_check_catches_broken_tables(tmp_path):
+    import dataclasses
+
+    from targetsim.data import check_opportunities, load_opportunities
+    from targetsim.errors import DataError
+
+    opps = load_opportunities(write(tmp_path, good_rows()))
+    assert check_opportunities(opps) is opps
+    t = opps.table.copy()
+    t.loc[0, "amount"] = -1.0
+    t.loc[1, "closed_at"] = pd.NaT  # a lost deal without a close date
+    t.loc[3, "opportunity_id"] = t.loc[2, "opportunity_id"]
+    with pytest.raises(DataError) as exc:
+        check_opportunities(dataclasses.replace(opps, table=t))
+    msg = str(exc.value)
+    assert "greater_than_or_equal_to(0)" in msg and "-1.0" in msg
+    assert "field_uniqueness" in msg and "closed_at set exactly for won and lost" in msg

@@ -16,7 +16,13 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from targetsim.data import build_funnel, demo_data_path, load_opportunities, summarize_funnel
+from targetsim.data import (
+    build_funnel,
+    check_opportunities,
+    demo_data_path,
+    load_opportunities,
+    summarize_funnel,
+)
 from targetsim.data.funnel import Opportunities
 from targetsim.errors import DataError
 
@@ -144,6 +150,7 @@ def check(path: Path, **kwargs) -> None:
         return
     assert isinstance(opps, Opportunities)
     assert len(opps.table) > 0
+    check_opportunities(opps)  # whatever loads keeps the canonical contract
     facts = summarize_funnel(build_funnel(opps))
     facts.to_dict()
 

@@ -474,3 +474,92 @@ def _parse_as_of(as_of: str | date | pd.Timestamp) -> pd.Timestamp:
     if ts is pd.NaT or pd.isna(ts):
         raise DataError(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD.")
     return ts
+
+
+def canonical_table_schema(as_of: pd.Timestamp | None = None):  # noqa: ANN201 - pandera type
+    """The contract of ``Opportunities.table`` as a pandera schema.
+
+    :func:`validate` builds tables that satisfy it; other producers of
+    :class:`~targetsim.data.funnel.Opportunities` (synthetic generators, tests) can check
+    theirs with :func:`check_opportunities`. pandera is imported here, not at module
+    level, so the CLI does not pay its import time on every run.
+
+    Parameters
+    ----------
+    as_of : pandas.Timestamp, optional
+        When given, no date may lie after it.
+    """
+    import pandera.pandas as pa
+
+    def not_after(s: pd.Series) -> pd.Series:
+        return s.isna() | (s <= as_of) if as_of is not None else pd.Series(True, index=s.index)
+
+    date_col = pa.Column("datetime64[ns]", pa.Check(not_after, name="not after as_of"),
+                         nullable=True)
+    return pa.DataFrameSchema(
+        {
+            "opportunity_id": pa.Column(object, unique=True, nullable=False),
+            "created_at": pa.Column(
+                "datetime64[ns]", pa.Check(not_after, name="not after as_of"), nullable=False
+            ),
+            "outcome": pa.Column(object, pa.Check.isin(["won", "lost", "open"])),
+            "closed_at": date_col,
+            "amount": pa.Column(float, pa.Check.ge(0), nullable=True),
+            "segment": pa.Column(object, nullable=False),
+            "created_imputed": pa.Column(bool),
+            "owner": pa.Column(object, nullable=True, required=False),
+            r"^.+_at$": pa.Column("datetime64[ns]", nullable=True, regex=True),
+            "row": pa.Column(int, pa.Check.ge(2), required=False),
+        },
+        checks=[
+            pa.Check(
+                lambda d: d["closed_at"].notna() == d["outcome"].isin(["won", "lost"]),
+                name="closed_at set exactly for won and lost deals",
+            ),
+            pa.Check(
+                lambda d: d["closed_at"].isna() | (d["closed_at"] >= d["created_at"]),
+                name="closed_at not before created_at",
+            ),
+            pa.Check(
+                lambda d: d["outcome"].ne("won") | d["amount"].notna(),
+                name="won deals have an amount",
+            ),
+        ],
+        strict=False,
+    )
+
+
+def check_opportunities(opps: Opportunities) -> Opportunities:
+    """Check an :class:`Opportunities` against the canonical table contract.
+
+    Raises
+    ------
+    DataError
+        Listing every broken rule (column, check, first failing values).
+    """
+    import pandera.errors as pe
+
+    schema = canonical_table_schema(pd.Timestamp(opps.as_of))
+    try:
+        schema.validate(opps.table, lazy=True)
+    except pe.SchemaErrors as exc:
+        fc = exc.failure_cases
+        lines = []
+        frame_level = fc["schema_context"].eq("DataFrameSchema")
+        for check, g in fc.loc[frame_level].groupby("check", sort=False):
+            idx = pd.unique(g["index"].dropna())
+            lines.append(
+                f"{check}: fails in {len(idx)} rows (table index "
+                f"{', '.join(map(str, idx[:SHOW_ROWS]))})"
+            )
+        for (col, check), g in fc.loc[~frame_level].groupby(
+            ["column", "check"], dropna=False, sort=False
+        ):
+            lines.append(
+                f"column {col!r}: {check} fails ({len(g)} cases, e.g. "
+                f"{', '.join(map(str, g['failure_case'].head(SHOW_ROWS)))})"
+            )
+        raise DataError(
+            f"{opps.source}: table breaks the canonical contract:\n  - " + "\n  - ".join(lines)
+        ) from None
+    return opps
