@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -141,3 +143,31 @@ def test_backtest_of_the_true_model_is_calibrated_and_a_wrong_one_is_not():
                    probability=0.6, random_seed=5)
     bseg = bad.table.loc[(bad.table["level"] == "segment") & (bad.table["method"] == "model")]
     assert bseg["hit"].astype(float).mean() < 0.6 - 4 * se
+
+
+@pytest.mark.slow
+def test_backtest_with_targetsim_simulator_from_true_parameters_is_calibrated():
+    # Same check through the product's own path (generate_crm export, simulate, the
+    # projection → Forecast plumbing): forecasts from the true parameters must be calibrated.
+    from targetsim.synthetic import generate_crm, opportunities_from_frame
+    from targetsim.track.backtest import params_forecaster
+
+    truth = replace(TRUTH, as_of="2026-12-31")
+    frame = generate_crm(truth, history_months=36, random_seed=8)
+    opps = opportunities_from_frame(frame, truth.as_of)
+    many = FunnelParams.constant(
+        TRUTH.segments, p_win=[0.35, 0.5], p_lost=[0.55, 0.45], won_median_days=[60.0, 30.0],
+        won_sigma=0.5, lost_median_days=[40.0, 20.0], lost_sigma=0.6,
+        size_median=[20_000.0, 3_000.0], size_sigma=0.5, arrivals_per_month=[30.0, 80.0],
+        n_draws=300, as_of="2026-12-31",
+    )
+    cutoffs = [str((pd.Timestamp("2025-01-31") + pd.offsets.MonthEnd(k)).date()) for k in range(23)]
+    res = backtest(opps, cutoffs, horizon_months=1, forecaster=params_forecaster(many),
+                   probability=0.6, hide_amounts=True, random_seed=2)
+    seg = res.table.loc[(res.table["level"] == "segment") & (res.table["method"] == "model")]
+    se = np.sqrt(0.25 / len(seg))
+    cov = seg["covered"].astype(float).mean()
+    hit = seg["hit"].astype(float).mean()
+    print(f"true-parameter backtest: coverage {cov:.2f}, hit rate {hit:.2f}, n {len(seg)}")
+    assert abs(cov - 0.8) < 4 * se
+    assert abs(hit - 0.6) < 4 * se

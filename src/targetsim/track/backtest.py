@@ -24,9 +24,11 @@ import pandas as pd
 
 from targetsim.data.funnel import Opportunities, build_funnel
 from targetsim.errors import ConfigError, DataError
+from targetsim.model.params import FunnelParams
 from targetsim.track.baselines import last_period_growth, stage_weighted_pipeline
 from targetsim.track.cutoff import as_of_cutoff, won_in_window
 from targetsim.track.scoring import crps_from_samples, target_at_probability
+from targetsim.track.track import rebase_params
 
 __all__ = [
     "BACKTEST_COLUMNS",
@@ -35,6 +37,7 @@ __all__ = [
     "as_of_cutoff",
     "backtest",
     "model_forecaster",
+    "params_forecaster",
     "parse_cutoffs",
     "scorecard",
 ]
@@ -140,8 +143,29 @@ def model_forecaster(
         )
         params = fit.params(n_sim_draws or draws * chains, random_seed=draw_seed)
         cube = simulate(
-            params, fit.open_pipeline, start=start, months=months, engine=engine,
-            random_seed=sim_seed,
+            params, fit.open_pipeline, start=str(start.date()), months=months, engine=engine,
+            random_seed=sim_seed, progress=False,
+        )
+        return forecast_from_projection(cube)
+
+    return forecast
+
+
+def params_forecaster(params: FunnelParams, *, engine: str = "fast") -> Forecaster:
+    """Forecaster that simulates from fixed parameters (known truth, or a saved posterior).
+
+    The parameters' arrival clock is moved to each cutoff
+    (:func:`~targetsim.track.track.rebase_params`); the open pipeline is the export's at
+    the cutoff.
+    """
+
+    def forecast(opps: Opportunities, start: pd.Timestamp, months: int, seed: int) -> Forecast:
+        from targetsim.simulate import simulate
+
+        cube = simulate(
+            rebase_params(params, pd.Timestamp(opps.as_of)), build_funnel(opps).open_pipeline,
+            start=str(start.date()), months=months, engine=engine, random_seed=seed,
+            progress=False,
         )
         return forecast_from_projection(cube)
 
@@ -196,6 +220,7 @@ def backtest(
     forecaster: Forecaster | None = None,
     probability: float = 0.6,
     growth: float = 0.0,
+    hide_amounts: bool | None = None,
     random_seed: int = 0,
 ) -> BacktestResult:
     """Rolling-origin backtest of the forecaster and the two baselines.
@@ -215,6 +240,9 @@ def backtest(
         ``p`` of the target whose hit rate is scored.
     growth : float
         Growth of the "last period + growth" baseline.
+    hide_amounts : bool, optional
+        Hide the amounts of deals reopened at the cutoff (default: when the export only
+        knows amounts at the close, see :func:`~targetsim.track.cutoff.as_of_cutoff`).
     random_seed : int
         Seed; each cutoff gets its own stream from ``SeedSequence(random_seed).spawn``.
 
@@ -245,7 +273,7 @@ def backtest(
                 f"the as-of date of {opps.source} ({as_of.date()}): nothing to score against; "
                 "use an earlier cutoff or a shorter --horizon-months"
             )
-        known = as_of_cutoff(opps, cut)
+        known = as_of_cutoff(opps, cut, hide_amounts=hide_amounts)
         fc = forecaster(known, start, horizon_months, int(ss.generate_state(1)[0]))
         actual = won_in_window(opps, start, end).reindex(list(fc.segments), fill_value=0.0)
         last = last_period_growth(known, horizon_months, growth).reindex(
