@@ -7,8 +7,9 @@ Rules (DESIGN.md, "Input: canonical opportunities table"):
 * ``outcome`` is ``won``, ``lost`` or ``open``, case-insensitively, surrounding blanks
   ignored. The CRM spellings ``closed won`` / ``closed lost`` (with a space, ``_`` or
   ``-``) are accepted as ``won`` / ``lost``; anything else is an error.
-* dates are ISO (``2017-03-01``, time and zone ignored) or another unambiguous form pandas
-  reads (Excel cells are dates already). The time of day is dropped.
+* dates are ISO (``2017-03-01``, time and zone ignored) or another form pandas reads,
+  month first when ambiguous (``03/04/2024`` is March 4); Excel cells are dates already.
+  The time of day is dropped. A bare number is not accepted as a date.
 * ``amount`` is a plain number, ≥ 0; required for won deals, optional (an estimate) for
   open ones, ignored for lost ones (the CRM's 0 for a lost deal is not a contract value).
 * an open deal's ``closed_at`` is ignored: CRMs often keep the *expected* close date there.
@@ -18,12 +19,14 @@ Rules (DESIGN.md, "Input: canonical opportunities table"):
 
 Rows breaking a rule are all reported together (file, column, spreadsheet row numbers with
 the header as row 1, the offending values, how many rows). With ``skip_invalid`` they
-are dropped with a warning instead.
+are dropped with a warning instead (every copy of a duplicated id: which one is right is
+unknown).
 
 Relative to the as-of date: a deal created after ``as_of`` is dropped with a warning (it
 did not exist yet); a deal closed after ``as_of`` is treated as open at ``as_of`` (its
-close date and, if lost, its amount forgotten), and stage dates after ``as_of`` are
-forgotten; this is what a backtest at an earlier as-of date needs.
+close date forgotten; a won deal's amount stays as the open deal's estimate), and stage
+dates after ``as_of`` are forgotten; this is what a backtest at an earlier as-of date
+needs.
 """
 
 from __future__ import annotations
