@@ -13,7 +13,10 @@ one lever at a time, with everything else held at the scenario's values:
 
 Every evaluation re-simulates with the **same** random seed (common random numbers), so the
 probability is a non-decreasing step function of the lever up to Monte-Carlo noise and the
-bisection is stable. The probability at the reported lever value is re-checked and reported.
+bisection is stable. The answer is where the bisection bracket crosses ``p`` on a 1 % grid:
+the smallest change up to Monte-Carlo noise (a non-monotone wiggle of the simulated
+probability can hide a slightly smaller value). The probability at the reported lever value
+is re-checked and reported.
 """
 
 from __future__ import annotations
