@@ -405,8 +405,22 @@ def track_plan(
     *,
     n_draws: int = 1000,
     random_seed: int = 0,
+    params: FunnelParams | None = None,
 ) -> TrackResult:
     """Track a plan directory (``targets.csv``, ``fit.nc``, ``projection.nc``) with a fresh export.
+
+    Parameters
+    ----------
+    plan_dir : path
+        Output directory of ``targetsim plan``; ``indicators.csv`` is used when present.
+    opps_now : Opportunities
+        The fresh export.
+    n_draws : int
+        Posterior draws simulated.
+    random_seed : int
+    params : FunnelParams, optional
+        Parameters to use instead of the posterior in ``fit.nc`` (which is then not needed),
+        e.g. known parameters.
 
     Raises
     ------
@@ -423,19 +437,19 @@ def track_plan(
                if c not in targets]
     if missing:
         raise DataError(f"{targets_path}: missing column(s) {', '.join(missing)}")
-    fit_path = plan / "fit.nc"
-    if not fit_path.is_file():
-        raise DataError(f"{fit_path}: not found; track needs the plan's fit")
-    from targetsim.model import FunnelFit
     from targetsim.simulate import load_projection
 
-    fit = FunnelFit.load(fit_path)
+    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(random_seed).spawn(3)]
+    if params is None:
+        fit_path = plan / "fit.nc"
+        if not fit_path.is_file():
+            raise DataError(f"{fit_path}: not found; track needs the plan's fit")
+        from targetsim.model import FunnelFit
+
+        params = FunnelFit.load(fit_path).params(n_draws, random_seed=seeds[0])
     projection = load_projection(plan / "projection.nc")
     ind_path = plan / "indicators.csv"
     indicators = pd.read_csv(ind_path, dtype={"segment": str}) if ind_path.is_file() else None
-
-    seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(random_seed).spawn(3)]
-    params = fit.params(n_draws, random_seed=seeds[0])
     plan_as_of = pd.Timestamp(params.as_of).normalize()
     check_export(opps_now, params, plan_as_of)
     now_opps, notes = to_month_end(opps_now)
