@@ -105,3 +105,11 @@ def test_worker_count_does_not_change_the_result():
     one = simulate(p, pipeline(), scen, engine="des", random_seed=9, progress=False)
     two = simulate(p, pipeline(), scen, engine="des", random_seed=9, workers=2, progress=False)
     assert one.identical(two)
+    # An existing scheduler (here an in-process cluster) gives the same result too.
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=2, processes=False,
+                      dashboard_address=None) as cluster:
+        three = simulate(p, pipeline(), scen, engine="des", random_seed=9,
+                         scheduler=cluster.scheduler_address, progress=False)
+    assert one.identical(three)

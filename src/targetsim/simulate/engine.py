@@ -20,12 +20,20 @@ from targetsim.errors import ConfigError, ScenarioError
 from targetsim.model.params import FunnelParams
 from targetsim.simulate.des import run_des
 from targetsim.simulate.fast import run_fast
-from targetsim.simulate.sampling import Multipliers, Pipeline, encode_pipeline, sample_deals
+from targetsim.simulate.sampling import (
+    Multipliers,
+    Pipeline,
+    encode_pipeline,
+    open_stats,
+    sample_deals,
+)
 from targetsim.simulate.scenario import Scenario
 from targetsim.simulate.tally import tally
 from targetsim.simulate.timeline import Timeline, make_timeline
 
 ENGINES = ("auto", "des", "fast")
+#: Draws whose open-pipeline statistics are computed together (bounds the memory used).
+_BLOCK = 64
 _SEG_VARS = (
     "bookings", "deals_won", "deals_lost", "new_opportunities", "went_cold",
     "open_count", "open_value",
@@ -58,11 +66,16 @@ def run_chunk(
     n_seg, n_own = len(params.segments), len(params.owners)
     mults = [Multipliers.of(sc, params.segments) for sc in scenarios]
     rows: list[list[dict[str, np.ndarray]]] = []
+    stats = None
     for j, g in enumerate(draw_ids):
+        if j % _BLOCK == 0:  # open-pipeline statistics of a block of draws in one go
+            stats = open_stats(params, pipeline, slice(j, j + _BLOCK))
         row = []
         for k, sc in enumerate(scenarios):
             rng_deals, rng_cap = draw_streams(random_seed, int(g), k)
-            deals = sample_deals(params, j, pipeline, mults[k], timeline, rng_deals)
+            deals = sample_deals(
+                params, j, pipeline, mults[k], timeline, rng_deals, stats, j % _BLOCK
+            )
             if engine == "fast":
                 t_close, fate, cap = run_fast(deals, mults[k], timeline)
             else:

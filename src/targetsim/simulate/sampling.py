@@ -72,14 +72,62 @@ def conditional_outcome(
         ``∝ (q_win·S_won(age), q_lost·S_lost(age), q_stall)``, normalised; computed in log
         space so that very old deals do not underflow to 0/0.
     """
+    return _conditional(
+        q_win, q_lost, q_stall,
+        log_survival(age, won_mu, won_sigma), log_survival(age, lost_mu, lost_sigma),
+    )
+
+
+def _conditional(q_win, q_lost, q_stall, log_s_won, log_s_lost):
     with np.errstate(divide="ignore"):
-        lw = np.log(q_win) + log_survival(age, won_mu, won_sigma)
-        ll = np.log(q_lost) + log_survival(age, lost_mu, lost_sigma)
+        lw = np.log(q_win) + log_s_won
+        ll = np.log(q_lost) + log_s_lost
         ls = np.log(q_stall) + np.zeros_like(lw)
     top = np.maximum(np.maximum(lw, ll), ls)
     w, lo, s = np.exp(lw - top), np.exp(ll - top), np.exp(ls - top)
     z = w + lo + s
     return w / z, lo / z, s / z
+
+
+def _eventual(params: FunnelParams, draws, seg: np.ndarray, owner: np.ndarray):
+    """Eventual (win, lost, stall) probabilities of deals, with the owner's logit shift."""
+    q_w = params.p_win[draws][..., seg]
+    if len(params.owners):
+        eff = np.where(owner >= 0, params.owner_effect[draws][..., np.maximum(owner, 0)], 0.0)
+        q_w = expit(logit(np.clip(q_w, 1e-12, 1 - 1e-12)) + eff)
+    pl, ps = params.p_lost[draws][..., seg], params.p_stall[draws][..., seg]
+    denom = pl + ps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac_l = np.where(denom > 0, pl / denom, 1.0)
+    return q_w, (1 - q_w) * frac_l, (1 - q_w) * (1 - frac_l)
+
+
+@dataclass(frozen=True)
+class OpenStats:
+    """Open-pipeline quantities that depend only on the draw, computed for many draws at once.
+
+    Attributes
+    ----------
+    p_win, p_lost, p_stall : ndarray, shape (D, N)
+        Conditional outcome probabilities given the age (before scenario multipliers).
+    log_s_won, log_s_lost : ndarray, shape (D, N)
+        Log survival of the won / lost cycle at the age (for the truncated remaining time).
+    """
+
+    p_win: np.ndarray
+    p_lost: np.ndarray
+    p_stall: np.ndarray
+    log_s_won: np.ndarray
+    log_s_lost: np.ndarray
+
+
+def open_stats(params: FunnelParams, pipeline: Pipeline, draws=slice(None)) -> OpenStats:
+    """:class:`OpenStats` of ``pipeline`` for the given draws of ``params``."""
+    seg, age = pipeline.segment, pipeline.age
+    q = _eventual(params, draws, seg, pipeline.owner)
+    lsw = log_survival(age, params.won_mu[draws][..., seg], params.won_sigma[draws][..., seg])
+    lsl = log_survival(age, params.lost_mu[draws][..., seg], params.lost_sigma[draws][..., seg])
+    return OpenStats(*_conditional(*q, lsw, lsl), lsw, lsl)
 
 
 def scale_win(
@@ -95,14 +143,21 @@ def scale_win(
 
 
 def remaining_time(
-    u: np.ndarray, age: np.ndarray, mu: np.ndarray, sigma: np.ndarray
+    u: np.ndarray,
+    age: np.ndarray,
+    mu: np.ndarray,
+    sigma: np.ndarray,
+    log_s_age: np.ndarray | None = None,
 ) -> np.ndarray:
     """Remaining days ``T - age`` with ``T ~ LogNormal(mu, sigma)`` conditional on ``T > age``.
 
     Inverse CDF on the conditional, written on the survival scale (``S(T) = u·S(age)``) so
-    that ages deep in the tail stay accurate. ``u`` are uniforms on (0, 1).
+    that ages deep in the tail stay accurate. ``u`` are uniforms on (0, 1); ``log_s_age``
+    (``log S(age)``) may be given when already known.
     """
-    log_s = log_survival(age, mu, sigma) + np.log(u)
+    if log_s_age is None:
+        log_s_age = log_survival(age, mu, sigma)
+    log_s = log_s_age + np.log(u)
     v = np.exp(np.maximum(log_s, -700.0))
     total = np.exp(mu - sigma * ndtri(v))
     return np.maximum(total - age, 0.0)
@@ -230,13 +285,17 @@ def sample_deals(
     mult: Multipliers,
     timeline: Timeline,
     rng: np.random.Generator,
+    stats: OpenStats | None = None,
+    row: int = 0,
 ) -> Deals:
-    """Draw every deal of posterior draw ``d`` under one scenario (see the module docstring)."""
+    """Draw every deal of posterior draw ``d`` under one scenario (see the module docstring).
+
+    ``stats`` (row ``row``) are the draw's :class:`OpenStats` when precomputed by the caller.
+    """
     n_seg = len(params.segments)
     won_mu, won_sd = params.won_mu[d], params.won_sigma[d]
     lost_mu, lost_sd = params.lost_mu[d], params.lost_sigma[d]
     size_mu, size_sd = params.size_mu[d], params.size_sigma[d]
-    pl_s, ps_s = params.p_lost[d], params.p_stall[d]
     stall_hold = np.exp(won_mu + _Z_STALL * won_sd)
 
     # New opportunities: pieces of [0, horizon start) at the fitted rate, then horizon months.
@@ -265,7 +324,7 @@ def sample_deals(
 
     # Owners of new deals from the segment's owner shares.
     n_own = len(params.owners)
-    if n_own and params.owner_share.size:
+    if n_own and params.owner_share.shape == (n_seg, n_own):
         cum = np.cumsum(params.owner_share, axis=1)
         u = rng.random(n_new) * cum[seg_new, -1]
         owner_new = np.minimum((u[:, None] >= cum[seg_new]).sum(axis=1), n_own - 1)
@@ -277,24 +336,15 @@ def sample_deals(
     owner = np.concatenate([pipeline.owner, owner_new]).astype(int)
     n_open = pipeline.size
 
-    # Eventual probabilities with the owner's logit shift.
-    q_w = params.p_win[d][seg]
-    if n_own:
-        eff = np.where(owner >= 0, params.owner_effect[d][np.maximum(owner, 0)], 0.0)
-        q_w = expit(logit(np.clip(q_w, 1e-12, 1 - 1e-12)) + eff)
-    denom = pl_s[seg] + ps_s[seg]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac_l = np.where(denom > 0, pl_s[seg] / denom, 1.0)
-    q_l, q_s = (1 - q_w) * frac_l, (1 - q_w) * (1 - frac_l)
-
-    # The open pipeline conditions on its age; new deals start at age 0 (no conditioning).
+    # Open deals: probabilities conditional on their age (precomputed for many draws at
+    # once when the caller has them); new deals start at age 0 (no conditioning).
+    if stats is None:
+        stats, row = open_stats(params, pipeline, [d]), 0
     o = slice(0, n_open)
-    age = pipeline.age
-    pw, pl, ps = q_w.copy(), q_l.copy(), q_s.copy()
-    pw[o], pl[o], ps[o] = conditional_outcome(
-        q_w[o], q_l[o], q_s[o], age, won_mu[seg[o]], won_sd[seg[o]], lost_mu[seg[o]],
-        lost_sd[seg[o]],
-    )
+    q_new = _eventual(params, d, seg_new, owner_new)
+    pw = np.concatenate([stats.p_win[row], q_new[0]])
+    pl = np.concatenate([stats.p_lost[row], q_new[1]])
+    ps = np.concatenate([stats.p_stall[row], q_new[2]])
     pw, pl, ps = scale_win(pw, pl, ps, mult.win_rate[seg])
     u = rng.random(len(seg))
     outcome = np.where(u < pw, WON, np.where(u < pw + pl, LOST, STALL))
@@ -303,12 +353,13 @@ def sample_deals(
     mu = np.where(is_won, won_mu[seg], lost_mu[seg])
     sd = np.where(is_won, won_sd[seg], lost_sd[seg])
     duration = np.empty(len(seg))
-    duration[o] = remaining_time(rng.random(n_open), age, mu[o], sd[o])
+    log_s_age = np.where(is_won[o], stats.log_s_won[row], stats.log_s_lost[row])
+    duration[o] = remaining_time(rng.random(n_open), pipeline.age, mu[o], sd[o], log_s_age)
     duration[n_open:] = np.exp(mu[n_open:] + sd[n_open:] * rng.standard_normal(n_new))
-    duration[outcome == STALL] = np.inf
-    hold = duration.copy()
     stall = outcome == STALL
-    age_all = np.concatenate([age, np.zeros(n_new)])
+    duration[stall] = np.inf
+    hold = duration.copy()
+    age_all = np.concatenate([pipeline.age, np.zeros(n_new)])
     hold[stall] = np.maximum(stall_hold[seg[stall]] - age_all[stall], 0.0)
 
     drawn = np.exp(size_mu[seg] + size_sd[seg] * rng.standard_normal(len(seg)))

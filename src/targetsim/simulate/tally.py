@@ -62,9 +62,8 @@ def tally(
     out["new_opportunities"] = _bincount2(seg[new], born[new], m, n_seg).astype(np.int64)
 
     # Open at edge k for k in [first edge after creation, last edge at or before the close].
-    lo = np.searchsorted(edges, deals.created, side="right")
-    hi = np.searchsorted(edges, t_close, side="right")  # one past the last open edge
-    lo = np.minimum(lo, m + 1)
+    lo = np.minimum(born + 1, m + 1)
+    hi = month + 1  # one past the last open edge
     keep = hi > lo
     s, lo, hi = seg[keep], lo[keep], hi[keep]
     v = deals.value[keep]
