@@ -435,7 +435,9 @@ def _generic_table(df: pd.DataFrame | None, lang: str) -> dict[str, Any] | None:
         for c, v in zip(cols, r, strict=True):
             if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
                 v = float(v)
-                if "probab" in c or "share" in c:
+                if not math.isfinite(v):
+                    cells.append("–")
+                elif "probab" in c or "share" in c:
                     cells.append(fmt_pct(v, lang))
                 else:
                     cells.append(fmt_number(v, lang, 0 if abs(v) >= 100 or v == round(v) else 2))
