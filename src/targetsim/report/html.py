@@ -448,6 +448,28 @@ def _generic_table(df: pd.DataFrame | None, lang: str) -> dict[str, Any] | None:
     return {"columns": cols, "rows": rows}
 
 
+def _tiers(plan: PlanInputs, lang: str, lab: dict[str, str]) -> dict[str, Any] | None:
+    """tiers.csv pivoted: one row per scenario and name (FY bookings), one column per tier."""
+    df = plan.optional.get("tiers")
+    if df is None or not {"tier", "probability", "target"} <= set(df.columns):
+        return None
+    df = df[(df["period"] == "FY") & (df["metric"] == "bookings")]
+    order = (df[["tier", "probability"]].drop_duplicates("tier")
+             .sort_values("probability", ascending=False))
+    columns = [(str(tr), fmt_pct(float(pr), lang)) for tr, pr in order.itertuples(index=False)]
+    rows = []
+    for (sc, level, name), grp in df.groupby(["scenario", "level", "name"], sort=False):
+        by_tier = dict(zip(grp["tier"], grp["target"], strict=True))
+        rows.append({
+            "scenario": sc,
+            "level": lab["total"] if level == "total" else
+            lab["segments"] if level == "segment" else lab["owners"],
+            "name": lab["total"] if level == "total" else name,
+            "cells": [fmt_number(by_tier.get(tr), lang) for tr, _ in columns],
+        })
+    return {"columns": columns, "rows": rows}
+
+
 def _objectives(text: str | None) -> list[dict[str, str]] | None:
     """Markdown reduced to headings, bullets and paragraphs (shown as text, escaped later)."""
     if text is None:
@@ -520,7 +542,7 @@ def build_context(
              "interval": f"{fmt_number(r.q05, lang, 2)} – {fmt_number(r.q95, lang, 2)}"}
             for r in wide.itertuples(index=False)
         ],
-        "tiers": _generic_table(plan.optional.get("tiers"), lang),
+        "tiers": _tiers(plan, lang, lab),
         "allocation": _generic_table(plan.optional.get("allocation"), lang),
         "topdown": _generic_table(plan.optional.get("topdown"), lang),
         "objectives": _objectives(plan.optional.get("objectives")),

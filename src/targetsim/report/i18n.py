@@ -118,6 +118,8 @@ LABELS: dict[str, dict[str, str]] = {
         "uncertain, and more history would narrow them.",
         "none_wide": "No parameter has a wide interval.",
         "tiers": "Floor, target and stretch",
+        "tiers_help": "Full-year bookings reached with each probability: the floor is "
+        "almost sure, the stretch needs luck or extra effort.",
         "allocation": "Allocation at equal probability",
         "topdown": "Top-down meets bottom-up",
         "objectives": "Objectives (SMART / OKR)",
@@ -236,6 +238,8 @@ LABELS: dict[str, dict[str, str]] = {
         "sont incertains, et plus d'historique les resserrerait.",
         "none_wide": "Aucun paramètre n'a d'intervalle large.",
         "tiers": "Plancher, objectif et dépassement",
+        "tiers_help": "CA signé sur l'année atteint avec chaque probabilité : le plancher "
+        "est quasi sûr, le dépassement demande de la chance ou un effort supplémentaire.",
         "allocation": "Répartition à probabilité égale",
         "topdown": "Objectif descendant et estimation ascendante",
         "objectives": "Objectifs (SMART / OKR)",
