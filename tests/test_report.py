@@ -174,6 +174,7 @@ def test_chart_title_is_escaped():
     svg = fan_chart_svg(band, title=MALICIOUS, lang="en", target=4.0)
     assert MALICIOUS not in svg and "&lt;script&gt;" in svg
     assert svg.count("<polygon") == 1 and 'class="target"' in svg
+    assert ">Feb<" in svg and ">févr.<" in fan_chart_svg(band, title="x", lang="fr")
 
 
 # --- the report -----------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import math
 
 import pandas as pd
 
-from targetsim.report.i18n import fmt_compact
+from targetsim.report.i18n import fmt_compact, month_abbr
 
 WIDTH, HEIGHT = 560, 300
 PAD_L, PAD_R, PAD_T, PAD_B = 64, 16, 28, 36
@@ -32,8 +32,6 @@ def fan_chart_svg(
     title: str,
     lang: str,
     target: float | None = None,
-    checkpoints: list[tuple[pd.Timestamp, float]] | None = None,
-    month_format: str = "%b",
 ) -> str:
     """A fan chart of cumulative outcomes against a target, as an ``<svg>`` element.
 
@@ -47,10 +45,6 @@ def fan_chart_svg(
         Language of the axis numbers.
     target : float, optional
         Full-year target, drawn as a dashed horizontal line.
-    checkpoints : list of (month, value), optional
-        Cumulative quarterly targets, drawn as dots at the end of each quarter.
-    month_format : str
-        strftime format of the x tick labels.
 
     Returns
     -------
@@ -62,7 +56,6 @@ def fan_chart_svg(
     values = [*band["p90"], *band["p10"]]
     if target is not None:
         values.append(target)
-    values += [v for _, v in checkpoints or []]
     y_max = max([v for v in values if math.isfinite(v)] + [1.0]) * 1.05
     step = _nice_step(y_max)
     y_top = step * math.ceil(y_max / step)
@@ -92,7 +85,7 @@ def fan_chart_svg(
     for i, m in enumerate(months):
         parts.append(
             f'<text class="tick" x="{x(i):.1f}" y="{HEIGHT - PAD_B + 16}" '
-            f'text-anchor="middle">{html.escape(m.strftime(month_format))}</text>'
+            f'text-anchor="middle">{html.escape(month_abbr(m.month, lang))}</text>'
         )
     # The band starts at zero before the first month: cumulative outcomes start from nothing.
     upper = [(PAD_L, y(0.0))] + [(x(i), y(v)) for i, v in enumerate(band["p90"])]
@@ -112,13 +105,6 @@ def fan_chart_svg(
             f'<text class="target-label" x="{WIDTH - PAD_R - 4}" y="{yy - 5:.1f}" '
             f'text-anchor="end">{html.escape(fmt_compact(target, lang))}</text>'
         )
-    index = {m: i for i, m in enumerate(months)}
-    for when, value in checkpoints or []:
-        i = index.get(pd.Timestamp(when))
-        if i is not None and math.isfinite(value):
-            parts.append(
-                f'<circle class="checkpoint" cx="{x(i):.1f}" cy="{y(value):.1f}" r="4"/>'
-            )
     parts.append(
         f'<line class="axis" x1="{PAD_L}" x2="{PAD_L}" y1="{PAD_T}" y2="{HEIGHT - PAD_B}"/>'
         f'<line class="axis" x1="{PAD_L}" x2="{WIDTH - PAD_R}" y1="{HEIGHT - PAD_B}" '

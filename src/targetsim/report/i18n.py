@@ -257,6 +257,18 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+MONTHS = {
+    "en": ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
+    "fr": ("janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.",
+           "nov.", "déc."),
+}
+
+
+def month_abbr(month: int, lang: str) -> str:
+    """Short month name (1 = January) in ``lang``, independent of the system locale."""
+    return MONTHS["fr" if lang == "fr" else "en"][month - 1]
+
+
 def labels(lang: str) -> dict[str, str]:
     """The label table of a language.
 
