@@ -100,6 +100,20 @@ class CapacityPool:
             ev = self.env.timeout(self.patience)
             ev.callbacks.append(lambda _ev, e=entry: self._renege(e))
 
+    def try_acquire(self) -> bool:
+        """Take a free slot at once if there is one and nobody waits (the common fast path)."""
+        if self.waiting == 0 and self.in_use < self.capacity:
+            self._tick()
+            self.arrivals += 1
+            self.in_use += 1
+            self.served += 1
+            return True
+        return False
+
+    def on_release(self, _event: object = None) -> None:
+        """:meth:`release` as an event callback."""
+        self.release()
+
     def _renege(self, entry: list) -> None:
         if not entry[3]:
             return

@@ -80,21 +80,24 @@ def run_des(
     stalled = (deals.outcome == STALL).tolist()
     t_close = np.full(len(seg), np.inf)
     fate = deals.outcome.copy()
-
-    def real(raw: float, c: float) -> float:
-        return raw if raw < h else h + c * (raw - h)
+    timeout = env.timeout
 
     def begin(i: int, holds_slot: bool = True) -> None:
+        # Work starts now: close (and slot release) after the raw duration, time-dilated
+        # by the scenario's cycle_length past the horizon start.
         now = env.now
-        c = cyc[seg[i]]
+        s = seg[i]
+        c = cyc[s]
         raw0 = now if now < h else h + (now - h) / c
         if not stalled[i]:
-            t_close[i] = real(raw0 + dur[i], c)
-        pool = pools[seg[i]]
+            end = raw0 + dur[i]
+            t_close[i] = end if end < h else h + c * (end - h)
+        pool = pools[s]
         if pool is not None and holds_slot:
-            rel = real(raw0 + hold[i], c)
+            rel = raw0 + hold[i]
+            rel = rel if rel < h else h + c * (rel - h)
             if rel < t_end:
-                env.timeout(rel - now).callbacks.append(lambda _e, p=pool: p.release())
+                timeout(rel - now).callbacks.append(pool.on_release)
 
     def cold(i: int) -> None:
         t_close[i] = env.now
@@ -107,16 +110,23 @@ def run_des(
             pool.occupy()
         begin(i, holds)
 
-    def arrive(i: int) -> None:
-        pool = pools[seg[i]]
-        if pool is None:
-            begin(i)
-        else:
-            pool.request(lambda _w, i=i: begin(i), lambda i=i: cold(i))
-
     created = deals.created.tolist()
-    for i in range(deals.n_open, len(seg)):
-        if created[i] < t_end:
-            env.timeout(created[i]).callbacks.append(lambda _e, i=i: arrive(i))
+    order = sorted(range(deals.n_open, len(seg)), key=created.__getitem__)
+
+    def arrivals():
+        # One process walks the new deals in creation order (a small event heap).
+        for i in order:
+            t = created[i]
+            if t >= t_end:
+                return
+            if t > env.now:
+                yield timeout(t - env.now)
+            pool = pools[seg[i]]
+            if pool is None or pool.try_acquire():
+                begin(i)
+            else:
+                pool.request(lambda _w, i=i: begin(i), lambda i=i: cold(i))
+
+    env.process(arrivals())
     env.run(until=t_end)
     return t_close, fate, cap_out
