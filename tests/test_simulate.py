@@ -305,3 +305,29 @@ def test_later_start_lets_the_gap_elapse():
     horizon = scenario("name: h\nhorizon: {start: 2027-07-01, months: 3}")
     ds2 = simulate(p, None, [horizon], progress=False)
     assert ds2.attrs["horizon_start"] == "2027-07-01" and ds2.sizes["month"] == 3
+
+
+def test_maven_open_pipeline_old_deals_are_nearly_dead(maven_dir):
+    from targetsim.data import load_funnel
+
+    funnel = load_funnel(maven_dir, fmt="maven")
+    pipe = funnel.open_pipeline
+    assert len(pipe) > 1000 and (pipe["age_days"] > 300).sum() > 100
+    p = FunnelParams.constant(funnel.segments, p_win=0.6, p_lost=0.35, won_median_days=50.0,
+                              won_sigma=0.6, lost_median_days=40.0, lost_sigma=0.7,
+                              arrivals_per_month=500.0, n_draws=1, as_of=str(funnel.as_of.date()))
+    tl = make_timeline(p.as_of, None, 12)
+    deals = sample_deals(p, 0, encode_pipeline(pipe, p), Multipliers.of(Scenario.baseline(),
+                         p.segments), tl, np.random.default_rng(0))
+    age = pipe["age_days"].to_numpy()
+    won = deals.outcome[: deals.n_open] == WON
+    pw, _, _ = conditional_outcome(np.full(len(age), 0.6), np.full(len(age), 0.35),
+                                   np.full(len(age), 0.05), age, np.log(50.0), 0.6,
+                                   np.log(40.0), 0.7)
+    old = age > 300
+    expected = pw[old].sum()
+    assert pw[old].max() < 0.02 and won[old].sum() <= expected + 4 * np.sqrt(expected) + 1
+    young = age < 30
+    assert abs(won[young].mean() - pw[young].mean()) < 4 * np.sqrt(0.25 / young.sum())
+    ds = simulate(p, pipe, random_seed=0, progress=False)
+    assert flows_balance(ds) and int(ds.initial_open.sum()) > 0.05 * len(pipe)
