@@ -91,6 +91,43 @@ def _collapse(da: xr.DataArray, keep: tuple[str, ...]) -> xr.DataArray:
     return da.sum(extra) if extra else da
 
 
+def _cube(ds: xr.Dataset, level: str, metric: str) -> tuple[np.ndarray, list[str]] | None:
+    """Outcomes of a level as an array (draw, scenario, name, month) and the names."""
+    if level == "owner":
+        var = f"owner_{metric}"
+        if var not in ds or "owner" not in ds.dims:
+            return None
+        da = _collapse(ds[var], ("draw", "scenario", "owner", "month"))
+        da, names = da.transpose("draw", "scenario", "owner", "month"), ds["owner"].values
+    else:
+        if metric not in ds:
+            return None
+        da = _collapse(ds[metric], ("draw", "scenario", "segment", "month"))
+        da = da.transpose("draw", "scenario", "segment", "month")
+        names = ds["segment"].values
+        if level == "total":
+            da, names = da.sum("segment").expand_dims("segment", axis=2), ["total"]
+    return np.asarray(da.values, dtype=float), [str(n) for n in names]
+
+
+def _from_cube(
+    ds: xr.Dataset, cube: tuple[np.ndarray, list[str]] | None, level: str,
+    scenario: str, name: str, period: str, mask: np.ndarray | None = None,
+) -> np.ndarray | None:
+    scenarios = [str(s) for s in ds["scenario"].values]
+    if cube is None or scenario not in scenarios:
+        return None
+    values, names = cube
+    # The total level has one row whatever targets.csv calls it.
+    i = 0 if level == "total" else names.index(name) if name in names else -1
+    if i < 0:
+        return None
+    mask = _months_of(ds, period) if mask is None else mask
+    if not mask.any():
+        return None
+    return values[:, scenarios.index(scenario), i, :][:, mask].sum(axis=1)
+
+
 def outcome_samples(
     ds: xr.Dataset, *, scenario: str, level: str, name: str, period: str, metric: str
 ) -> np.ndarray | None:
@@ -100,27 +137,12 @@ def outcome_samples(
     ``owner_<metric>``. ``FY`` sums every month of the horizon, ``YYYY-Qn`` the months of
     that quarter.
     """
-    if scenario not in [str(s) for s in ds["scenario"].values]:
-        return None
-    if level == "owner":
-        var = f"owner_{metric}"
-        if var not in ds or "owner" not in ds.dims or name not in list(ds["owner"].values):
-            return None
-        da = ds[var].sel(owner=name)
-    else:
-        if metric not in ds:
-            return None
-        da = ds[metric]
-        if level == "segment":
-            if name not in [str(s) for s in ds["segment"].values]:
-                return None
-            da = da.sel(segment=name)
-    da = da.sel(scenario=scenario)
-    mask = _months_of(ds, period)
-    if not mask.any():
-        return None
-    da = da.isel(month=np.flatnonzero(mask))
-    return np.asarray(_collapse(da, ("draw",)).values, dtype=float)
+    return _from_cube(ds, _cube(ds, level, metric), level, scenario, name, period)
+
+
+def targets_on_grid(samples: np.ndarray, grid: tuple[float, ...], metric: str) -> list[float]:
+    """:func:`round_down` of :func:`target_at_probability` at every grid probability."""
+    return [round_down(target_at_probability(samples, p), metric) for p in grid]
 
 
 def probability_table(
@@ -137,16 +159,21 @@ def probability_table(
         One entry per row (in row order): ``{"t": [...], "p": [...]}`` aligned with
         ``grid``, or None when the projection does not hold that row's outcome.
     """
+    cubes: dict[tuple[str, str], tuple[np.ndarray, list[str]] | None] = {}
+    masks: dict[str, np.ndarray] = {}
     out: list[dict[str, list[float]] | None] = []
     for row in targets.itertuples(index=False):
-        x = outcome_samples(
-            ds, scenario=row.scenario, level=row.level, name=row.name,
-            period=row.period, metric=row.metric,
-        )
+        key = (row.level, row.metric)
+        if key not in cubes:
+            cubes[key] = _cube(ds, row.level, row.metric)
+        if row.period not in masks:
+            masks[row.period] = _months_of(ds, row.period)
+        x = _from_cube(ds, cubes[key], row.level, row.scenario, row.name, row.period,
+                       masks[row.period])
         if x is None:
             out.append(None)
             continue
-        ts = [round_down(target_at_probability(x, p), row.metric) for p in grid]
+        ts = targets_on_grid(x, grid, row.metric)
         out.append({"t": ts, "p": [attainment(x, t) for t in ts]})
     return out
 
