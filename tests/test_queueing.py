@@ -165,3 +165,43 @@ def test_attrition_is_a_poisson_process_per_rep():
     se = math.sqrt(math.exp(-0.5) * (1 - math.exp(-0.5)) / 4000)
     assert abs(share - math.exp(-0.5)) < 4 * se
     assert np.all(np.diff(slots) < 0)  # only departures
+
+
+def mm1_deterministic_patience(lam: float, mu: float, patience: float) -> tuple[float, float]:
+    """(P(wait > 0), P(go cold)) in M/M/1+D with FIFO and fixed patience ``D``.
+
+    The workload seen by an arrival has an atom ``π0`` at 0, density ``λ π0 e^{-(μ-λ)v}`` below
+    ``D`` and ``λ π0 e^{-(μ-λ)D} e^{-μ(v-D)}`` above (leads that will go cold add no work);
+    hence ``π0 = (1-ρ)/(1-ρ²E)`` and ``P(cold) = π0 ρ E`` with ``E = e^{-(μ-λ)D}``
+    (Barrer 1957; Baccelli, Boyer & Hébuterne 1984).
+    """
+    rho, e = lam / mu, math.exp(-(mu - lam) * patience)
+    pi0 = (1 - rho) / (1 - rho**2 * e)
+    return 1 - pi0, pi0 * rho * e
+
+
+def run_mm1_patience(lam, mu, patience, horizon, seed):
+    """One M/M/1+D replication on the engine's pool: (share that waited, share gone cold)."""
+    rng = np.random.default_rng(seed)
+    env = simpy.Environment()
+    pool = CapacityPool(env, 1, patience=patience)
+
+    def arrive():
+        service = rng.exponential(1 / mu)
+        pool.request(lambda _w: env.timeout(service).callbacks.append(lambda _e: pool.release()))
+        env.timeout(rng.exponential(1 / lam)).callbacks.append(lambda _e: arrive())
+
+    arrive()
+    env.run(until=horizon)
+    decided = pool.arrivals - pool.waiting  # those still waiting have not decided yet
+    return pool.waited / pool.arrivals, pool.reneged / decided
+
+
+@pytest.mark.slow
+def test_going_cold_matches_mm1_with_deterministic_patience():
+    lam, mu, patience = 1.2, 1.0, 2.0  # overloaded: the queue is held in check by going cold
+    p_wait, p_cold = mm1_deterministic_patience(lam, mu, patience)
+    runs = np.array([run_mm1_patience(lam, mu, patience, 5_000.0, 100 + s) for s in range(10)])
+    for x, truth in ((runs[:, 0], p_wait), (runs[:, 1], p_cold)):
+        se = x.std(ddof=1) / np.sqrt(len(x))
+        assert abs(x.mean() - truth) < 4 * se + 0.01 * truth, (x.mean(), truth, se)

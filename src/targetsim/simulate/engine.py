@@ -132,7 +132,7 @@ def _check_hires(scenarios: Sequence[Scenario], timeline: Timeline) -> None:
                 )
 
 
-def _progress(total: int, enabled: bool):
+def _progress(enabled: bool):
     """A rich progress bar over draws (a no-op when disabled)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -228,7 +228,7 @@ def simulate(
     n = params.n_draws
     args = (pipeline, scenarios, timeline, used, random_seed)
 
-    with _progress(n, progress) as bar:
+    with _progress(progress) as bar:
         task = bar.add_task("draws", total=n)
         if scheduler is None and (workers is None or workers == 1):
             result = run_chunk(
