@@ -67,6 +67,7 @@ def run_chunk(
     mults = [Multipliers.of(sc, params.segments) for sc in scenarios]
     rows: list[list[dict[str, np.ndarray]]] = []
     stats = None
+    grid = timeline.arrival_pieces()
     for j, g in enumerate(draw_ids):
         if j % _BLOCK == 0:  # open-pipeline statistics of a block of draws in one go
             stats = open_stats(params, pipeline, slice(j, j + _BLOCK))
@@ -74,7 +75,7 @@ def run_chunk(
         for k, sc in enumerate(scenarios):
             rng_deals, rng_cap = draw_streams(random_seed, int(g), k)
             deals = sample_deals(
-                params, j, pipeline, mults[k], timeline, rng_deals, stats, j % _BLOCK
+                params, j, pipeline, mults[k], timeline, rng_deals, stats, j % _BLOCK, grid
             )
             if engine == "fast":
                 t_close, fate, cap = run_fast(deals, mults[k], timeline)

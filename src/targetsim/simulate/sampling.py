@@ -287,10 +287,12 @@ def sample_deals(
     rng: np.random.Generator,
     stats: OpenStats | None = None,
     row: int = 0,
+    grid: dict[str, np.ndarray] | None = None,
 ) -> Deals:
     """Draw every deal of posterior draw ``d`` under one scenario (see the module docstring).
 
-    ``stats`` (row ``row``) are the draw's :class:`OpenStats` when precomputed by the caller.
+    ``stats`` (row ``row``) are the draw's :class:`OpenStats` and ``grid`` the timeline's
+    :meth:`~targetsim.simulate.timeline.Timeline.arrival_pieces`, when precomputed.
     """
     n_seg = len(params.segments)
     won_mu, won_sd = params.won_mu[d], params.won_sigma[d]
@@ -299,26 +301,20 @@ def sample_deals(
     stall_hold = np.exp(won_mu + _Z_STALL * won_sd)
 
     # New opportunities: pieces of [0, horizon start) at the fitted rate, then horizon months.
-    pieces = timeline.gap
-    lo = [p[0] for p in pieces] + list(timeline.edges[:-1])
-    hi = [p[1] for p in pieces] + list(timeline.edges[1:])
-    m_idx = np.array([p[2] for p in pieces] + list(timeline.arrival_index), dtype=float)
-    moy = np.array(
-        [p[3] for p in pieces] + [m.month for m in timeline.month_starts], dtype=int
-    )
-    share = np.array([p[4] for p in pieces] + [1.0] * timeline.months)
-    in_h = np.array([False] * len(pieces) + [True] * timeline.months)
+    if grid is None:
+        grid = timeline.arrival_pieces()
+    lo_a, hi_a, in_h = grid["lo"], grid["hi"], grid["in_horizon"]
     log_mean = (
         params.arrival_log_rate[d][:, None]
-        + params.arrival_trend[d][:, None] * m_idx[None, :]
-        + params.season[d][moy - 1][None, :]
+        + params.arrival_trend[d][:, None] * grid["m"][None, :]
+        + params.season[d][grid["moy"] - 1][None, :]
     )
-    mean = np.exp(log_mean) * share[None, :] * np.where(in_h[None, :], mult.lead_volume[:, None], 1)
+    lead = np.where(in_h[None, :], mult.lead_volume[:, None], 1.0)
+    mean = np.exp(log_mean) * grid["share"][None, :] * lead
     counts = _arrivals(rng, mean, np.asarray(params.arrival_alpha[d])[:, None])  # (S, P)
     flat = counts.ravel()
-    seg_new = np.repeat(np.repeat(np.arange(n_seg), len(lo)), flat)
-    piece = np.repeat(np.tile(np.arange(len(lo)), n_seg), flat)
-    lo_a, hi_a = np.asarray(lo), np.asarray(hi)
+    seg_new = np.repeat(np.repeat(np.arange(n_seg), len(lo_a)), flat)
+    piece = np.repeat(np.tile(np.arange(len(lo_a)), n_seg), flat)
     created_new = lo_a[piece] + rng.random(len(piece)) * (hi_a[piece] - lo_a[piece])
     n_new = len(seg_new)
 

@@ -45,6 +45,22 @@ class Timeline:
     arrival_index: np.ndarray
     gap: tuple[tuple[float, float, int, int, float], ...] = ()
 
+    def arrival_pieces(self) -> dict[str, np.ndarray]:
+        """Every arrival piece (the gap's, then the horizon months) as arrays.
+
+        Keys: ``lo, hi`` (days), ``m`` (arrival-clock month), ``moy`` (month of year, 1-12),
+        ``share`` (fraction of the calendar month), ``in_horizon`` (bool).
+        """
+        g = self.gap
+        return {
+            "lo": np.array([p[0] for p in g] + list(self.edges[:-1]), dtype=float),
+            "hi": np.array([p[1] for p in g] + list(self.edges[1:]), dtype=float),
+            "m": np.array([p[2] for p in g] + list(self.arrival_index), dtype=float),
+            "moy": np.array([p[3] for p in g] + [m.month for m in self.month_starts], dtype=int),
+            "share": np.array([p[4] for p in g] + [1.0] * self.months),
+            "in_horizon": np.array([False] * len(g) + [True] * self.months),
+        }
+
     @property
     def months(self) -> int:
         return len(self.month_starts)
