@@ -78,7 +78,7 @@ def run_mmc(c, lam, mu, horizon, warmup, seed):
 @pytest.mark.slow
 def test_mmc_matches_erlang_c_and_littles_law():
     c, lam, mu = 5, 0.4, 0.1  # offered load 4, utilisation 0.8 (days)
-    reps = [run_mmc(c, lam, mu, 22_000.0, 2_000.0, seed) for seed in range(12)]
+    reps = [run_mmc(c, lam, mu, 22_000.0, 2_000.0, seed) for seed in range(24)]
     theory_c = erlang_c(c, lam / mu)
     theory_wq = theory_c / (c * mu - lam)
 
