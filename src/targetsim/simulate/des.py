@@ -96,8 +96,8 @@ def run_des(
         if pool is not None and holds_slot:
             rel = raw0 + hold[i]
             rel = rel if rel < h else h + c * (rel - h)
-            if rel < t_end:
-                timeout(rel - now).callbacks.append(pool.on_release)
+            if rel < t_end:  # max: the round trip through the dilation may dip below now
+                timeout(max(rel - now, 0.0)).callbacks.append(pool.on_release)
 
     def cold(i: int) -> None:
         t_close[i] = env.now
