@@ -9,7 +9,9 @@ where ``S`` is the log-normal survival function and ``q`` the eventual probabili
 segment and owner (:func:`conditional_outcome`). A deal far older than the bulk of won cycles
 therefore has a near-zero chance to win. Its remaining time is drawn from the log-normal
 truncated at ``a`` by inverse CDF on the conditional (:func:`remaining_time`). A missing
-amount is drawn from the segment's deal-size distribution.
+amount is drawn from the segment's deal-size distribution. The deal's ``stage`` is not used:
+:class:`~targetsim.model.params.FunnelParams` carries no per-stage parameters, so age is the
+only evidence the simulator conditions on.
 
 **New opportunities.** Per calendar month, NegativeBinomial (Poisson when ``alpha = inf``)
 counts with the fitted mean × ``lead_volume``, spread uniformly within the month; the owner
