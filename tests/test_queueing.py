@@ -14,6 +14,8 @@ import math
 import numpy as np
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from targetsim.simulate.capacity import (
     DAYS_PER_MONTH,
@@ -205,3 +207,43 @@ def test_going_cold_matches_mm1_with_deterministic_patience():
     for x, truth in ((runs[:, 0], p_wait), (runs[:, 1], p_cold)):
         se = x.std(ddof=1) / np.sqrt(len(x))
         assert abs(x.mean() - truth) < 4 * se + 0.01 * truth, (x.mean(), truth, se)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    arrivals=st.lists(st.tuples(st.floats(0, 50), st.floats(0.1, 20)), max_size=40),
+    changes=st.lists(st.tuples(st.floats(0, 50), st.integers(0, 4)), max_size=6),
+    capacity=st.integers(0, 3),
+    patience=st.sampled_from([None, 1.0, 5.0]),
+)
+def test_pool_is_fifo_work_conserving_and_never_over_capacity(
+    arrivals, changes, capacity, patience
+):
+    env = simpy.Environment()
+    pool = CapacityPool(env, capacity, patience)
+    granted, asked = [], []
+
+    def check(_e=None):
+        # Work-conserving: nobody waits while a slot is free.
+        assert pool.waiting == 0 or pool.in_use >= pool.capacity
+
+    def ask(k, service):
+        asked.append(k)
+
+        def grant(wait):
+            assert pool.in_use <= pool.capacity  # a grant never overfills
+            assert patience is None or wait <= patience
+            granted.append(k)
+            env.timeout(service).callbacks.extend([lambda _e: pool.release(), check])
+
+        pool.request(grant, lambda: None)
+        check()
+
+    for k, (t, service) in enumerate(sorted(arrivals)):
+        env.timeout(t).callbacks.extend([lambda _e, k=k, s=service: ask(k, s), check])
+    for t, n in changes:
+        env.timeout(t).callbacks.extend([lambda _e, n=n: pool.set_capacity(n), check])
+    env.run()
+    assert granted == sorted(granted)  # first come, first served
+    assert pool.served + pool.reneged + pool.waiting == pool.arrivals == len(arrivals)
+    assert pool.in_use == 0
