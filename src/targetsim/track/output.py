@@ -51,9 +51,7 @@ with probability at most 2.5 % on data that follow the plan)</h3>
 
 def _fmt(v: object) -> str:
     if isinstance(v, float):
-        if pd.isna(v):
-            return ""
-        return f"{v:.0%}" if abs(v) <= 1.0 and v != 0 else f"{v:,.0f}"
+        return "" if pd.isna(v) else f"{v:,.0f}"
     return str(v)
 
 
