@@ -90,6 +90,20 @@ def _check_options(draws: int, months: int, company_target: float | None) -> Non
         raise ConfigError(f"--company-target: must be a positive amount, got {company_target}")
 
 
+def first_draws(params: FunnelParams, k: int) -> FunnelParams:
+    """The first ``k`` posterior draws (all of them when there are fewer)."""
+    from dataclasses import replace
+
+    idx = np.arange(min(params.n_draws, k))
+    kw = {}
+    for name in params.__dataclass_fields__:
+        v = getattr(params, name)
+        # owner_share has no draw axis; owner_effect is (0, 0) without owners.
+        if isinstance(v, np.ndarray) and name != "owner_share" and v.ndim >= 1 and v.size:
+            kw[name] = v[idx]
+    return replace(params, **kw)
+
+
 def solve_topdown(
     projection: xr.Dataset,
     params: FunnelParams,
@@ -111,7 +125,7 @@ def solve_topdown(
     from targetsim.calibrate.topdown import company_probabilities
 
     now = company_probabilities(projection, company_target)
-    sub = params.subset(np.arange(min(params.n_draws, LEVER_DRAWS)))
+    sub = first_draws(params, LEVER_DRAWS)
     start = str(projection.attrs.get("horizon_start") or "") or None
     months = int(projection.sizes["month"])
     rows: list[dict[str, object]] = []
