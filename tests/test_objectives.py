@@ -82,7 +82,7 @@ def test_english_objectives_have_smart_okr_and_coverage() -> None:
     assert ("Reach $1.2M of signed bookings in segment PME (at least 80 deals won) by "
             "December 31, 2027 (probability 60%, range $0.9–1.5M).") in text
     assert "KR3: create at least 120 new opportunities" in text
-    assert "pipeline coverage of at least 2.50x" in text
+    assert "pipeline coverage (open pipeline ÷ quarter target) of at least 2027-Q1 2.50x" in text
 
 
 def test_full_objectives_from_a_cube_cover_scenarios_and_collective_targets() -> None:

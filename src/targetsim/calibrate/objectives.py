@@ -147,9 +147,9 @@ _T = {
             "KR3: create at least {new} new opportunities over the year ({weekly} per week)."
         ),
         "kr_cov": (
-            "KR4: start each quarter with pipeline coverage of at least {cov} the quarter's "
-            "target ({detail}); this coverage is derived from the model's own cycles and "
-            "win rates, not a rule of thumb."
+            "KR4: start each quarter with a pipeline coverage (open pipeline ÷ quarter "
+            "target) of at least {detail}; derived from the model's own cycles and win "
+            "rates, not a rule of thumb."
         ),
         "coll_h": "## Collective vs individual targets",
         "coll": (
@@ -214,9 +214,9 @@ _T = {
             "semaine)."
         ),
         "kr_cov": (
-            "KR4 : commencer chaque trimestre avec une couverture du pipeline d'au moins "
-            "{cov} l'objectif du trimestre ({detail}) ; cette couverture est tirée des "
-            "cycles et taux de transformation du modèle, pas d'une règle empirique."
+            "KR4 : commencer chaque trimestre avec une couverture du pipeline (pipeline "
+            "ouvert ÷ objectif du trimestre) d'au moins {detail} ; tirée des cycles et taux "
+            "de transformation du modèle, pas d'une règle empirique."
         ),
         "coll_h": "## Objectifs collectifs et individuels",
         "coll": (
@@ -349,8 +349,7 @@ def write_objectives(
         out.append("- " + t["kr_new"].format(
             new=format_number(new, lang), weekly=format_number(new / 52, lang, 1)))
         if not cov.empty:
-            out.append("- " + t["kr_cov"].format(
-                cov=format_number(float(cov.max()), lang, 2) + "x", detail=detail))
+            out.append("- " + t["kr_cov"].format(detail=detail))
         out.append("")
 
     summ = [a for a in allocation if a.scenario == scenario]
