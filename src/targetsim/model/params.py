@@ -99,10 +99,13 @@ class FunnelParams:
     def subset(self, draws: np.ndarray) -> FunnelParams:
         """The same parameters restricted to the given draw indices."""
         kw = {}
+        n = self.n_draws
         for name in self.__dataclass_fields__:
             v = getattr(self, name)
+            # owner_share has no draw axis; owner_effect is (0, 0) when there are no owners
             if isinstance(v, np.ndarray) and name != "owner_share" and v.ndim >= 1:
-                v = v[draws]
+                if v.shape[0] == n:
+                    v = v[draws]
             kw[name] = v
         return FunnelParams(**kw)
 
