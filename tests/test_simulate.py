@@ -264,6 +264,17 @@ def test_save_and_load_round_trip(tmp_path):
         load_projection(tmp_path / "other.nc")
 
 
+def test_scenarios_share_random_numbers_and_do_not_affect_each_other():
+    p, pipe = params(), pipeline()
+    tension = load_scenario("tension")
+    both = simulate(p, pipe, [Scenario.baseline(), tension], random_seed=3, progress=False)
+    alone = simulate(p, pipe, [tension], random_seed=3, progress=False)
+    assert both.sel(scenario=["tension"]).drop_attrs().identical(alone.drop_attrs())
+    twin = simulate(p, pipe, [Scenario.baseline(), scenario("name: twin")], random_seed=3,
+                    progress=False)
+    np.testing.assert_array_equal(twin.bookings.isel(scenario=0), twin.bookings.isel(scenario=1))
+
+
 def test_same_seed_same_result_other_seed_differs():
     a = simulate(params(), pipeline(), random_seed=11, progress=False)
     b = simulate(params(), pipeline(), random_seed=11, progress=False)

@@ -1,10 +1,14 @@
 """``simulate``: run the engines over posterior draws and scenarios, build the projection cube.
 
-Seeds: draw ``g`` (its index in the posterior sample) and scenario ``k`` get the stream
-``SeedSequence(random_seed, spawn_key=(g, k))`` — the same as
-``SeedSequence(random_seed).spawn(n_draws)[g].spawn(n_scenarios)[k]`` — whose first child
-samples the deals and second child the capacity (attrition). Chunks of draws can therefore
-run anywhere (``workers``, ``scheduler``) and the result is identical.
+Seeds: draw ``g`` (its index in the posterior sample) gets the stream
+``SeedSequence(random_seed, spawn_key=(g,))`` — the same as
+``SeedSequence(random_seed).spawn(n_draws)[g]`` — whose two children, spawned afresh for each
+scenario, sample the deals and the capacity (attrition). Chunks of draws can therefore run
+anywhere (``workers``, ``scheduler``) and the result is identical.
+
+Every scenario of a draw starts from the same random numbers (common random numbers): the
+difference between two scenarios is their effect rather than Monte-Carlo noise, and a
+scenario's result does not depend on which other scenarios share the run.
 """
 
 from __future__ import annotations
@@ -40,9 +44,9 @@ _SEG_VARS = (
 )
 
 
-def draw_streams(random_seed: int, draw: int, scenario: int) -> list[np.random.Generator]:
-    """The (deals, capacity) generators of one draw and scenario."""
-    ss = np.random.SeedSequence(random_seed, spawn_key=(draw, scenario))
+def draw_streams(random_seed: int, draw: int) -> list[np.random.Generator]:
+    """Fresh (deals, capacity) generators of one draw (the same for every scenario)."""
+    ss = np.random.SeedSequence(random_seed, spawn_key=(draw,))
     return [np.random.default_rng(c) for c in ss.spawn(2)]
 
 
@@ -73,7 +77,7 @@ def run_chunk(
             stats = open_stats(params, pipeline, slice(j, j + _BLOCK))
         row = []
         for k, sc in enumerate(scenarios):
-            rng_deals, rng_cap = draw_streams(random_seed, int(g), k)
+            rng_deals, rng_cap = draw_streams(random_seed, int(g))
             deals = sample_deals(
                 params, j, pipeline, mults[k], timeline, rng_deals, stats, j % _BLOCK, grid
             )
