@@ -301,6 +301,9 @@ def test_errors_name_the_problem():
         simulate(p, None, start="2027-02-03", progress=False)
     with pytest.raises(ConfigError, match="must come after"):
         simulate(p, None, start="2026-01-01", progress=False)
+    early = scenario("name: early\nhorizon: {start: 2026-06-01}")
+    with pytest.raises(ScenarioError, match=r"^test\.yaml: horizon\.start: 2026-06-01 must come"):
+        simulate(p, None, [early], progress=False)
     with pytest.raises(DataError, match="segment.s. Q not in the fit"):
         simulate(p, pd.DataFrame({"segment": ["Q"], "age_days": [1.0]}), progress=False)
 

@@ -226,8 +226,15 @@ def simulate(
     if params.n_draws < 1:
         raise ConfigError("the fit has no posterior draws")
 
+    from_file = start is None and any(sc.horizon and sc.horizon.start for sc in scenarios)
     start, n_months = _horizon(scenarios, start, months)
-    timeline = make_timeline(params.as_of, start, n_months)
+    try:
+        timeline = make_timeline(params.as_of, start, n_months)
+    except ConfigError as exc:
+        if not from_file:
+            raise
+        src = next(sc.source for sc in scenarios if sc.horizon and sc.horizon.start)
+        raise ScenarioError(f"{src}: horizon.start: {exc}".replace("--start ", "")) from None
     _check_hires(scenarios, timeline)
     pipeline = encode_pipeline(open_pipeline, params)
     n = params.n_draws
