@@ -1,1 +1,37 @@
-"""targetsim.model."""
+"""The Bayesian funnel model: priors, the PyMC model, fitting, diagnostics and fit files.
+
+Public API::
+
+    from targetsim.model import fit_funnel, FunnelFit, ModelConfig, write_fit_outputs
+    fit = fit_funnel(funnel, draws=500, tune=500, chains=2, random_seed=0)
+    fit.params(n_draws=200)      # FunnelParams for the simulator
+    fit.summary()                # fit_summary.csv
+    write_fit_outputs(fit, "out/")
+"""
+
+from targetsim.model.config import MODEL_VERSION, Gamma, HalfNormal, ModelConfig, Normal
+from targetsim.model.diagnostics import Diagnostics, diagnose
+from targetsim.model.fit import (
+    SUMMARY_COLUMNS,
+    FunnelFit,
+    fit_funnel,
+    write_fit_outputs,
+)
+from targetsim.model.funnel_model import FunnelModel
+from targetsim.model.params import FunnelParams
+
+__all__ = [
+    "MODEL_VERSION",
+    "SUMMARY_COLUMNS",
+    "Diagnostics",
+    "FunnelFit",
+    "FunnelModel",
+    "FunnelParams",
+    "Gamma",
+    "HalfNormal",
+    "ModelConfig",
+    "Normal",
+    "diagnose",
+    "fit_funnel",
+    "write_fit_outputs",
+]

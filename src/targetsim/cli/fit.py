@@ -1,0 +1,145 @@
+"""``targetsim fit DATA --out DIR``: fit the funnel model and write its files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from targetsim.cli._common import (
+    AsOfOpt,
+    DataArg,
+    FormatOpt,
+    MapOpt,
+    SegmentColOpt,
+    SkipInvalidOpt,
+    StagesOpt,
+    funnel_from_cli,
+)
+from targetsim.errors import ConfigError, ConvergenceError
+
+_out = Console()
+_err = Console(stderr=True)
+
+OutOpt = Annotated[
+    Path, typer.Option("--out", help="Directory for fit.nc, fit_summary.csv, diagnostics.json.")
+]
+DrawsOpt = Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")]
+TuneOpt = Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")]
+ChainsOpt = Annotated[int, typer.Option("--chains", help="Number of chains.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same data and seed: same fit).")]
+SamplerOpt = Annotated[str, typer.Option("--sampler", help="nutpie (default) or pymc.")]
+PriorsOpt = Annotated[
+    Path | None,
+    typer.Option("--priors", help="YAML file overriding ModelConfig priors (see targetsim.model)."),
+]
+QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
+
+
+def load_priors(path: Path | None):
+    """Read a priors YAML file into a :class:`ModelConfig` (ConfigError when invalid)."""
+    from targetsim.model import ModelConfig
+
+    if path is None:
+        return ModelConfig()
+    import yaml
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"--priors {path}: no such file") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--priors {path}: invalid YAML ({exc})") from exc
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"--priors {path}: expected a mapping of prior names")
+    return ModelConfig.from_dict(data)
+
+
+def print_fit_report(fit, paths: dict[str, Path]) -> None:
+    """Summary table on stdout, diagnostics loudly on stderr when the gate fails."""
+    s = fit.summary()
+    main = s.loc[
+        s["parameter"].isin(
+            ["win_rate", "cycle_days_median", "deal_size_median", "arrivals_per_month"]
+        )
+        & s["stage"].eq("")
+    ]
+    table = Table(title=f"Funnel fit (as of {fit.as_of.date()}), posterior median [90 % interval]")
+    table.add_column("segment")
+    for p in ("win_rate", "cycle_days_median", "deal_size_median", "arrivals_per_month"):
+        table.add_column(p, justify="right")
+    for seg in fit.segments:
+        cells = []
+        for p in ("win_rate", "cycle_days_median", "deal_size_median", "arrivals_per_month"):
+            r = main.loc[(main["segment"] == seg) & (main["parameter"] == p)].iloc[0]
+            fmt = "{:.1%}" if p == "win_rate" else "{:,.0f}" if r["q50"] > 100 else "{:.1f}"
+            cells.append(
+                f"{fmt.format(r['q50'])} [{fmt.format(r['q05'])}, {fmt.format(r['q95'])}]"
+            )
+        table.add_row(seg, *cells)
+    _out.print(table)
+    d = fit.diagnostics
+    timing = fit.timings
+    if timing:
+        _out.print(
+            f"compile {timing['compile_seconds']:.1f} s, "
+            f"sampling {timing['sampling_seconds']:.1f} s ({fit.sampler})"
+        )
+    _out.print(
+        f"diagnostics: R-hat max {d.rhat_max:.3f}, ESS bulk min {d.ess_bulk_min:.0f}, "
+        f"ESS tail min {d.ess_tail_min:.0f}, divergences {d.divergences}"
+    )
+    for name, p in paths.items():
+        _out.print(f"wrote {name}: {p}")
+    if not d.converged:
+        _err.print("[bold red]THE MODEL DID NOT CONVERGE[/] (outputs written, flagged):")
+        for prob in d.problems:
+            _err.print(f"  [red]-[/] {prob}", highlight=False, soft_wrap=True)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("fit")
+    def fit_cmd(
+        data: DataArg,
+        out: OutOpt,
+        draws: DrawsOpt = 500,
+        tune: TuneOpt = 500,
+        chains: ChainsOpt = 2,
+        seed: SeedOpt = 0,
+        sampler: SamplerOpt = "nutpie",
+        priors: PriorsOpt = None,
+        quiet: QuietOpt = False,
+        fmt: FormatOpt = None,
+        map_: MapOpt = None,
+        segment_col: SegmentColOpt = None,
+        stages: StagesOpt = None,
+        as_of: AsOfOpt = None,
+        skip_invalid: SkipInvalidOpt = False,
+    ) -> None:
+        """Fit the Bayesian funnel model; writes fit.nc, fit_summary.csv, diagnostics.json.
+
+        Exit code 3 when the convergence gate fails (the files are still written).
+        """
+        from targetsim.model import fit_funnel, write_fit_outputs
+
+        config = load_priors(priors)
+        funnel = funnel_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+        fit = fit_funnel(
+            funnel,
+            config,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            sampler=sampler,
+            random_seed=seed,
+            progress=not quiet,
+        )
+        paths = write_fit_outputs(fit, out)
+        print_fit_report(fit, paths)
+        if not fit.diagnostics.converged:
+            raise ConvergenceError(
+                f"the fit did not pass the convergence gate; see {paths['diagnostics']}"
+            )
