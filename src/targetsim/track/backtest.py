@@ -115,7 +115,7 @@ def model_forecaster(
     tune: int = 200,
     chains: int = 2,
     n_sim_draws: int | None = None,
-    sampler: str = "auto",
+    sampler: str = "nutpie",
     engine: str = "fast",
 ) -> Forecaster:
     """Forecaster that fits the funnel model at the cutoff and simulates the period.
