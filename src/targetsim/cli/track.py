@@ -37,6 +37,12 @@ DataNowArg = Annotated[
 SeedOpt = Annotated[int, typer.Option("--seed", help="Root random seed.")]
 
 
+def _console() -> Console:
+    """Stdout console; wide enough for the tables when output is not a terminal."""
+    console = Console()
+    return console if console.is_terminal else Console(width=140)
+
+
 def _pct(x: float) -> str:
     return "" if x != x else f"{x:.0%}"
 
@@ -123,7 +129,7 @@ def register(app: typer.Typer) -> None:
         opps = opportunities_from_cli(data_now, fmt, map_, segment_col, stages, as_of,
                                       skip_invalid)
         result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed)
-        console = Console()
+        console = _console()
         print_track(result, console)
         files = write_track(result, out or plan_dir, html=(plan_dir / "report.html").is_file())
         console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
@@ -178,7 +184,7 @@ def register(app: typer.Typer) -> None:
             forecaster=model_forecaster(draws=draws, tune=tune, chains=chains),
             probability=probability, growth=growth, random_seed=seed,
         )
-        console = Console()
+        console = _console()
         print_scorecard(result, console)
         files = write_backtest(result, out)
         console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
