@@ -322,6 +322,44 @@ def dataset_to_frame(ds: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(out, columns=cols)
 
 
+#: Compiled nutpie models of this process, by model structure (most recent last).
+_COMPILED: dict[tuple, object] = {}
+_COMPILED_MAX = 4
+
+
+def _nutpie_compiled(model: FunnelModel):
+    """nutpie's compiled model, reused with new data when the structure is unchanged.
+
+    All data and priors enter the graph as ``pm.Data``, so a model with the same coordinates
+    (segments, owners, steps) only needs its data swapped (``CompiledModel.with_data``);
+    compiling with numba costs tens of seconds, swapping data nothing. This is what makes
+    repeated fits (what-if loops, calibration studies) fast.
+    """
+    import nutpie
+
+    pm_model = model.model
+    key = (
+        MODEL_VERSION,
+        model.config.config_hash(),
+        tuple((k, tuple(map(str, v))) for k, v in pm_model.coords.items()),
+    )
+    data = {v.name: np.asarray(v.get_value()) for v in pm_model.data_vars}
+    cached = _COMPILED.pop(key, None)
+    if cached is not None:
+        try:
+            compiled = cached.with_data(**data)
+        except (KeyError, ValueError):  # a structure change the key did not catch
+            compiled = None
+        if compiled is not None:
+            _COMPILED[key] = cached
+            return compiled
+    compiled = nutpie.compile_pymc_model(pm_model, backend="numba")
+    _COMPILED[key] = compiled
+    while len(_COMPILED) > _COMPILED_MAX:
+        _COMPILED.pop(next(iter(_COMPILED)))
+    return compiled
+
+
 def sample_model(
     model: FunnelModel,
     *,
@@ -342,7 +380,7 @@ def sample_model(
     if sampler == "nutpie":
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model.model, backend="numba")
+        compiled = _nutpie_compiled(model)
         t1 = time.perf_counter()
         idata = nutpie.sample(
             compiled,

@@ -514,8 +514,10 @@ def build_pymc_model(st: FunnelStats, cfg: ModelConfig) -> tuple[pm.Model, Layou
         s_scale = pm.HalfNormal("season_scale", sigma=D("prior_season", cfg.season_scale.sigma))
         s_z = pm.Normal("season_z", 0.0, 1.0, dims="month_of_year")
         season = pm.Deterministic("season", s_scale * (s_z - pt.mean(s_z)), dims="month_of_year")
-        inv = pm.HalfNormal(
-            "arrival_inv_sqrt_alpha", sigma=D("prior_inv_alpha", cfg.arrival_inv_sqrt_alpha.sigma),
+        inv = pm.Gamma(
+            "arrival_inv_sqrt_alpha",
+            alpha=D("prior_inv_alpha_a", cfg.arrival_inv_sqrt_alpha.alpha),
+            beta=D("prior_inv_alpha_b", cfg.arrival_inv_sqrt_alpha.beta),
             dims="segment",
         )
         seg = D("arrival_segment", st.arrival_segment)

@@ -1,0 +1,318 @@
+"""Fast tests of the funnel model: statistics, likelihood, lifecycle, outputs, errors.
+
+Sampling is mocked (``pymc.testing.mock_sample`` draws from the prior) wherever only the
+plumbing is under test; real sampling lives in the slow tests (test_recovery.py,
+test_sbc.py).
+"""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytest
+from pymc.testing import mock_sample
+from scipy import stats as sps
+from scipy.special import expit
+
+from targetsim.errors import ConfigError, DataError, ModelMismatchError, NotFittedError
+from targetsim.model import (
+    SUMMARY_COLUMNS,
+    Diagnostics,
+    FunnelFit,
+    FunnelModel,
+    ModelConfig,
+    diagnose,
+    fit_funnel,
+    write_fit_outputs,
+)
+from targetsim.model.params import FunnelParams
+from targetsim.model.posterior import derive
+from targetsim.model.stats import funnel_stats, history_table
+from targetsim.synthetic import synthetic_funnel
+
+TRUTH = FunnelParams.constant(
+    ("A", "B"),
+    p_win=[0.3, 0.5],
+    p_lost=[0.5, 0.3],
+    won_median_days=[40.0, 80.0],
+    arrivals_per_month=[40.0, 20.0],
+)
+
+
+@pytest.fixture(scope="module")
+def funnel():
+    return synthetic_funnel(TRUTH, random_seed=1, owners_per_segment=2, stages=True)
+
+
+@pytest.fixture(scope="module")
+def mocked_fit(funnel):
+    """A fit whose 'posterior' is prior draws: exercises everything but the sampler."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(
+            pm,
+            "sample",
+            partial(mock_sample, sample_stats={"diverging": lambda size: np.zeros(size, bool)}),
+        )
+        return fit_funnel(funnel, draws=20, tune=5, chains=2, sampler="pymc", progress=False)
+
+
+# ---------------------------------------------------------------- sufficient statistics
+def test_stats_match_the_deals(funnel):
+    st = funnel_stats(funnel)
+    d = funnel.deals
+    assert st.n_deals == len(d)
+    assert st.n_won.sum() == (d["outcome"] == "won").sum()
+    assert st.n_lost.sum() == (d["outcome"] == "lost").sum()
+    assert st.open.count.sum() == (d["outcome"] == "open").sum()
+    # Exact ages: each group's age is a whole number of days + 0.5.
+    assert np.allclose(st.open.age % 1.0, 0.5)
+    won_a = d.loc[(d["outcome"] == "won") & (d["segment"] == "A"), "duration_days"] + 0.5
+    assert st.won_days.n[0] == len(won_a)
+    assert st.won_days.s1[0] == pytest.approx(np.log(won_a).sum())
+    assert st.won_days.s2[0] == pytest.approx((np.log(won_a) ** 2).sum())
+    assert st.arrival_count.sum() == len(d)
+    assert st.arrival_month.max() == 0  # months are counted back from the as-of month
+    assert st.stages is not None and st.stages.steps == ("qualified", "won")
+    # Cost is bounded by distinct (cell, age) pairs, not deals.
+    assert len(st.open.count) <= len(st.cell_segment) * (d["duration_days"].max() + 1)
+
+
+def test_history_table(funnel):
+    h = history_table(funnel)
+    seg = h.loc[h["level"] == "segment"].set_index("segment")
+    d = funnel.deals
+    for s in ("A", "B"):
+        dd = d.loc[d["segment"] == s]
+        assert seg.loc[s, "n_deals"] == len(dd)
+        assert seg.loc[s, "won"] == (dd["outcome"] == "won").sum()
+        won, lost = seg.loc[s, "won"], seg.loc[s, "lost"]
+        assert seg.loc[s, "win_rate_closed"] == pytest.approx(won / (won + lost))
+    assert seg["bookings_last_365"].to_numpy() == pytest.approx(
+        funnel.bookings_last_year.to_numpy()
+    )
+    own = h.loc[h["level"] == "owner"]
+    assert own["n_deals"].sum() == len(d)
+
+
+# ---------------------------------------------------------------- likelihood = per-deal truth
+def test_likelihood_equals_per_deal_computation(funnel):
+    """The sufficient-statistic likelihood equals the per-deal competing-risk likelihood."""
+    model = FunnelModel()
+    m = model.build_model(funnel)
+    rng = np.random.default_rng(0)
+    point = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in m.initial_point().items()}
+    outs = m.replace_rvs_by_values([m["deals"], m["theta"], m["owner_effect"], m["step_params"]])
+    fn = m.compile_fn(outs, inputs=m.value_vars, on_unused_input="ignore")
+    ll, theta, owner_eff, sp = fn(point)
+    names = model.layout.params
+    row = {n: i for i, n in enumerate(names)}
+    d = funnel.deals
+    seg = d["segment"].map({"A": 0, "B": 1}).to_numpy()
+    own = d["owner"].map({o: i for i, o in enumerate(funnel.owners)}).to_numpy()
+    a = theta[row["win_logit"], seg] + owner_eff[own]
+    pw = expit(a)
+    pl = (1 - pw) * expit(theta[row["lost_share_logit"], seg])
+    ps = 1 - pw - pl
+    t = d["duration_days"].to_numpy() + 0.5
+    won_d = sps.lognorm(s=np.exp(theta[row["won_log_sigma"], seg]),
+                        scale=np.exp(theta[row["won_log_days"], seg]))
+    lost_d = sps.lognorm(s=np.exp(theta[row["lost_log_sigma"], seg]),
+                         scale=np.exp(theta[row["lost_log_days"], seg]))
+    out = d["outcome"].to_numpy()
+    per_deal = np.where(
+        out == "won", np.log(pw) + won_d.logpdf(t),
+        np.where(out == "lost", np.log(pl) + lost_d.logpdf(t),
+                 np.log(pw * won_d.sf(t) + pl * lost_d.sf(t) + ps)),
+    ).sum()
+    w = d["outcome"] == "won"
+    size_d = sps.lognorm(s=np.exp(theta[row["size_log_sigma"], seg[w]]),
+                         scale=np.exp(theta[row["size_log"], seg[w]]))
+    per_deal += size_d.logpdf(d.loc[w, "amount"].to_numpy()).sum()
+    # Funnel steps: the same competing risk per (step, segment).
+    stp = funnel.stage_steps
+    k = stp["step"].to_numpy(dtype=int)
+    s2 = stp["segment"].map({"A": 0, "B": 1}).to_numpy()
+    c = theta[np.array([row[f"stage_logit:{x}"] for x in ("qualified", "won")])[k], s2]
+    mu = theta[np.array([row[f"stage_log_days:{x}"] for x in ("qualified", "won")])[k], s2]
+    pc = expit(c)
+    plk = (1 - pc) * expit(sp[0, k])
+    conv_d = sps.lognorm(s=np.exp(sp[1, k]), scale=np.exp(mu))
+    lost_k = sps.lognorm(s=np.exp(sp[3, k]), scale=np.exp(sp[2, k]))
+    tt = stp["duration_days"].to_numpy(dtype=float) + 0.5
+    o2 = stp["outcome"].to_numpy()
+    per_deal += np.where(
+        o2 == "converted", np.log(pc) + conv_d.logpdf(tt),
+        np.where(o2 == "lost", np.log(plk) + lost_k.logpdf(tt),
+                 np.log(pc * conv_d.sf(tt) + plk * lost_k.sf(tt) + (1 - pc - plk))),
+    ).sum()
+    assert float(ll) == pytest.approx(per_deal, rel=1e-9)
+
+
+# ---------------------------------------------------------------- lifecycle and config
+def test_lifecycle_errors_name_the_method(funnel):
+    model = FunnelModel()
+    with pytest.raises(NotFittedError, match="build_model"):
+        model.fit(draws=10)
+    model.build_model(funnel)
+    with pytest.raises(NotFittedError, match=r"fit\(\)"):
+        _ = model.idata
+    with pytest.raises(ConfigError, match="sampler"):
+        model.fit(sampler="gibbs")
+    with pytest.raises(ConfigError, match="draws"):
+        model.fit(draws=0)
+
+
+def test_config_is_declarative_and_hashed():
+    cfg = ModelConfig()
+    assert FunnelModel.default_model_config == cfg
+    assert cfg.won_log_days.mu == pytest.approx(np.log(60.0))
+    other = ModelConfig.from_dict({"win_logit": {"mu": -1.0, "sigma": 1.0}})
+    assert other.win_logit.mu == -1.0
+    assert other.config_hash() != cfg.config_hash()
+    assert ModelConfig.from_dict(json.loads(cfg.model_dump_json())).config_hash() == (
+        cfg.config_hash()
+    )
+    with pytest.raises(ConfigError, match="win_logit"):
+        ModelConfig.from_dict({"win_logit": {"mu": 0.0, "sigma": -1.0}})
+    with pytest.raises(ConfigError, match="no_such_prior"):
+        ModelConfig.from_dict({"no_such_prior": {"mu": 0.0}})
+
+
+def test_parameterisation_follows_the_data():
+    """Heterogeneous data-rich segments are centred, homogeneous ones non-centred."""
+    het = FunnelParams.constant(
+        ("A", "B", "C"), p_win=[0.2, 0.4, 0.6], won_median_days=[20.0, 60.0, 150.0],
+        arrivals_per_month=[200.0, 200.0, 200.0],
+    )
+    model = FunnelModel()
+    model.build_model(synthetic_funnel(het, random_seed=2))
+    row = {n: i for i, n in enumerate(model.layout.params)}
+    assert model.layout.centred[row["win_logit"]].all()
+    assert model.layout.centred[row["won_log_days"]].all()
+    hom = FunnelParams.constant(("A", "B", "C"), p_win=0.4, arrivals_per_month=30.0)
+    model.build_model(synthetic_funnel(hom, random_seed=2))
+    assert not model.layout.centred[row["won_log_days"]].any()
+
+
+def test_empty_data_is_a_data_error(funnel):
+    empty = type(funnel)(**{**funnel.__dict__, "deals": funnel.deals.iloc[:0]})
+    with pytest.raises(DataError, match="no opportunities"):
+        FunnelModel().build_model(empty)
+
+
+# ---------------------------------------------------------------- outputs (mocked sampling)
+def test_summary_contract(mocked_fit, funnel):
+    s = mocked_fit.summary()
+    assert tuple(s.columns) == SUMMARY_COLUMNS
+    for p in ("win_rate", "cycle_days_median", "deal_size_median", "arrivals_per_month"):
+        rows = s.loc[s["parameter"] == p]
+        assert set(rows["segment"]) == {"A", "B"}
+        assert (rows["stage"] == "").all()
+    conv = s.loc[s["parameter"] == "conversion"]
+    assert set(conv["stage"]) == {"qualified", "won"}
+    assert (s["q05"] <= s["q50"]).all() and (s["q50"] <= s["q95"]).all()
+    # cycle_days_median is exp(won_mu), per draw.
+    d = derive(mocked_fit.idata.posterior)
+    med = float(np.exp(d["won_mu"].sel(segment="A")).median())
+    got = s.loc[(s["segment"] == "A") & (s["parameter"] == "cycle_days_median"), "q50"]
+    assert got.iloc[0] == pytest.approx(med)
+
+
+def test_params_maps_the_posterior(mocked_fit):
+    p = mocked_fit.params()
+    assert p.n_draws == 40 and p.segments == ("A", "B")
+    assert p.p_win.shape == (40, 2) and p.season.shape == (40, 12)
+    assert np.all((p.p_win + p.p_lost) <= 1 + 1e-12)
+    assert p.owners == mocked_fit.owners and p.owner_effect.shape == (40, 4)
+    assert np.allclose(p.owner_share.sum(axis=1), 1.0)
+    # Owners of segment A only sell in A.
+    a_owners = [i for i, o in enumerate(p.owners) if o.startswith("A-")]
+    assert p.owner_share[1, a_owners].sum() == 0
+    sub = mocked_fit.params(n_draws=7, random_seed=3)
+    assert sub.n_draws == 7
+    assert np.array_equal(sub.p_win, mocked_fit.params(n_draws=7, random_seed=3).p_win)
+    big = mocked_fit.params(n_draws=100)
+    assert big.n_draws == 100
+    with pytest.raises(ConfigError):
+        mocked_fit.params(n_draws=0)
+
+
+def test_save_load_roundtrip(mocked_fit, tmp_path):
+    paths = write_fit_outputs(mocked_fit, tmp_path / "out")
+    assert {p.name for p in paths.values()} == {"fit.nc", "fit_summary.csv", "diagnostics.json"}
+    diag = json.loads(paths["diagnostics"].read_text())
+    assert {"rhat_max", "ess_bulk_min", "divergences", "converged"} <= set(diag)
+    assert list(pd.read_csv(paths["summary"]).columns) == list(SUMMARY_COLUMNS)
+    back = FunnelFit.load(paths["fit"])
+    assert back.segments == mocked_fit.segments and back.owners == mocked_fit.owners
+    assert back.stages == mocked_fit.stages and back.as_of == mocked_fit.as_of
+    assert back.config_hash == mocked_fit.config_hash and back.seed == mocked_fit.seed
+    assert back.diagnostics == mocked_fit.diagnostics
+    pd.testing.assert_frame_equal(back.open_pipeline, mocked_fit.open_pipeline, check_dtype=False)
+    pd.testing.assert_frame_equal(back.history, mocked_fit.history, check_dtype=False)
+    assert back.open_pipeline["owner"].map(type).eq(str).all()
+    np.testing.assert_allclose(back.params().p_win, mocked_fit.params().p_win)
+    pd.testing.assert_frame_equal(back.summary(), mocked_fit.summary())
+    assert not list((tmp_path / "out").glob(".*.tmp"))
+
+
+def test_load_rejects_other_model_versions(mocked_fit, tmp_path, monkeypatch):
+    path = mocked_fit.save(tmp_path / "fit.nc")
+    import targetsim.model.fit as fitmod
+
+    monkeypatch.setattr(fitmod, "MODEL_VERSION", "funnel-999")
+    with pytest.raises(ModelMismatchError, match="model version 'funnel-1'"):
+        FunnelFit.load(path)
+    monkeypatch.undo()
+    with pytest.raises(DataError, match="no such fit file"):
+        FunnelFit.load(tmp_path / "missing.nc")
+    junk = tmp_path / "junk.nc"
+    junk.write_text("not a netcdf file")
+    with pytest.raises(DataError, match="not a readable fit"):
+        FunnelFit.load(junk)
+
+
+def test_mocked_fit_is_seeded(funnel):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pm, "sample", partial(
+            mock_sample, sample_stats={"diverging": lambda size: np.zeros(size, bool)}
+        ))
+        a = fit_funnel(funnel, draws=10, chains=2, sampler="pymc", random_seed=5, progress=False)
+        b = fit_funnel(funnel, draws=10, chains=2, sampler="pymc", random_seed=5, progress=False)
+    np.testing.assert_array_equal(a.idata.posterior["theta"], b.idata.posterior["theta"])
+
+
+# ---------------------------------------------------------------- diagnostics gate
+def _fake_idata(shift: float, diverging: int = 0, n: int = 400) -> az.InferenceData:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, n))
+    x[1] += shift
+    div = np.zeros((2, n), dtype=bool)
+    div[0, :diverging] = True
+    return az.from_dict(
+        posterior={"hyper_mean": x, "theta": rng.standard_normal((2, n, 3))},
+        sample_stats={"diverging": div},
+    )
+
+
+def test_gate_passes_well_mixed_chains():
+    d = diagnose(_fake_idata(0.0))
+    assert isinstance(d, Diagnostics)
+    assert d.converged and d.problems == () and d.divergences == 0
+    assert d.rhat_max < 1.01 and d.ess_bulk_min > 200
+
+
+def test_gate_names_the_offending_parameter():
+    d = diagnose(_fake_idata(1.0, diverging=3))
+    assert not d.converged
+    assert d.divergences == 3
+    text = " ".join(d.problems)
+    assert "R-hat" in text and "hyper_mean" in text and "--tune" in text
+    assert "3 divergent" in text
+    assert d.to_dict()["converged"] is False
+    assert Diagnostics.from_dict(d.to_dict()) == d
