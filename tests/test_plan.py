@@ -1,6 +1,7 @@
 """``run_plan`` end to end on small synthetic data: files, metadata, determinism, exit codes.
 
-Small draws keep these fast; the statistical proof is in test_calibrate_proof.py and the
+Each run fits a small model (about 30 s of MCMC compile and sampling each), hence the slow
+marks; the statistical proof is in test_calibrate_proof.py and the
 Maven end-to-end run in test_plan_maven.py.
 """
 
@@ -54,6 +55,7 @@ def planned(crm_csv, tmp_path_factory):
     return result
 
 
+@pytest.mark.slow
 def test_plan_writes_every_output(planned) -> None:
     out = planned.out_dir
     for name in (*PLAN_FILES, "tiers.csv", "topdown.csv"):
@@ -74,6 +76,7 @@ def test_plan_writes_every_output(planned) -> None:
         topdown["lever"].eq("none").all())
 
 
+@pytest.mark.slow
 def test_same_seed_gives_identical_targets_bit_for_bit(planned, crm_csv, tmp_path) -> None:
     from targetsim.plan import run_plan
 
@@ -83,6 +86,7 @@ def test_same_seed_gives_identical_targets_bit_for_bit(planned, crm_csv, tmp_pat
         assert (tmp_path / name).read_bytes() == (planned.out_dir / name).read_bytes(), name
 
 
+@pytest.mark.slow
 def test_not_converged_still_writes_outputs_and_exits_3(crm_csv, tmp_path, capsys,
                                                         monkeypatch) -> None:
     import targetsim.model as model

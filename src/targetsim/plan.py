@@ -261,7 +261,8 @@ def run_plan(
     n_tune = tune if tune is not None else max(per_chain, 300)
     fit = fit_funnel(funnel, draws=per_chain, tune=n_tune, chains=chains, sampler=sampler,
                      random_seed=seed, progress=progress)
-    files = list(write_fit_outputs(fit, out) or [])
+    written = write_fit_outputs(fit, out)
+    files = list(written.values() if isinstance(written, dict) else written)
     converged = bool(fit.diagnostics.converged)
     timings["fit"] = time.perf_counter() - t0
 

@@ -230,7 +230,7 @@ def register(app: typer.Typer) -> None:
     @app.command("demo")
     def demo(
         out: OutOpt = Path("targetsim-demo"),
-        draws: DrawsOpt = 200,
+        draws: DrawsOpt = 400,
         seed: SeedOpt = 0,
         tiers: TiersOpt = None,
         company_target: CompanyTargetOpt = None,
