@@ -138,7 +138,8 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
         cells = []
         for s in scenarios:
             r = seg.loc[seg["scenario"].eq(s) & seg["name"].eq(name)].iloc[0]
-            cells.append(f"{money(r['target'])} ({format_percent(r['attainment_probability'], lang)})")
+            prob = format_percent(r["attainment_probability"], lang)
+            cells.append(f"{money(r['target'])} ({prob})")
         table.add_row(str(name), *cells)
     console.print(table)
     for a in cal.allocation_summary:
