@@ -235,13 +235,12 @@ class FunnelFit:
         if not p.exists():
             raise DataError(f"{p}: no such fit file (run `targetsim fit` first)")
         try:
-            idata = az.from_netcdf(str(p), engine="h5netcdf")
-            idata.load() if hasattr(idata, "load") else None
+            idata = _read_groups(p)
         except Exception as exc:  # h5py/xarray raise many types for a non-netCDF file
             raise DataError(f"{p}: not a readable fit file ({type(exc).__name__}: {exc})") from exc
         if "posterior" not in idata:
             raise DataError(f"{p}: not a targetsim fit (no posterior group)")
-        attrs = dict(idata.posterior.attrs)
+        attrs = dict(idata["posterior"].attrs)
         version = attrs.get("model_version")
         if version != MODEL_VERSION:
             raise ModelMismatchError(
@@ -255,9 +254,9 @@ class FunnelFit:
         for g in ("open_pipeline", "history"):
             if g not in idata:
                 raise DataError(f"{p}: fit file lacks its {g} group")
-        groups = {"posterior": idata.posterior}
+        groups = {"posterior": idata["posterior"]}
         if "sample_stats" in idata:
-            groups["sample_stats"] = idata.sample_stats
+            groups["sample_stats"] = idata["sample_stats"]
         return cls(
             idata=az.InferenceData(**groups),
             segments=tuple(json.loads(attrs["segments"])),
@@ -272,6 +271,19 @@ class FunnelFit:
             config=config,
             sampler=str(attrs.get("sampler", "")),
         )
+
+
+def _read_groups(path: Path) -> dict[str, xr.Dataset]:
+    """Every group of a netCDF file, loaded into memory (no file handle stays open)."""
+    import h5netcdf
+
+    with h5netcdf.File(path, "r") as fh:
+        names = list(fh.groups)
+    out = {}
+    for g in names:
+        with xr.open_dataset(path, group=g, engine="h5netcdf") as ds:
+            out[g] = ds.load()
+    return out
 
 
 def frame_to_dataset(df: pd.DataFrame) -> xr.Dataset:
