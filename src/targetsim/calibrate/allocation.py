@@ -14,11 +14,14 @@ so the sum is continuous and bisection finds ``q`` to 1e-9. Each part's reported
 
 Team vs sum
 -----------
-Parts do not all miss or beat together, so the company total is less dispersed than its
-parts suggest: the sum of individual quotas each set at 60 % is *lower* than the company
-number at 60 %, and the company reaches that sum with a probability well above 60 %.
-Conversely, splitting the company number at 60 % needs a common ``q`` below 60 % for the
-parts. :class:`AllocationSummary` puts numbers on both.
+When parts do not all miss or beat together (independent, roughly symmetric outcomes) the
+company total is less dispersed than its parts suggest: the sum of individual quotas each
+set at 60 % is *lower* than the company number at 60 %, the company reaches that sum with a
+probability above 60 %, and splitting the company number needs a common ``q`` below 60 %.
+Shared uncertainty (a posterior that is unsure about the whole market moves every part
+together) and right-skewed outcomes can reverse the sign, which is why the effect is
+measured on the simulations rather than assumed: :class:`AllocationSummary` puts numbers
+on it.
 """
 
 from __future__ import annotations
