@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,14 @@ import pandas as pd
 import pytest
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "walkthrough.ipynb"
+#: Address-space cap of the notebook kernel: a runaway step (e.g. an exploding simulation)
+#: fails the test with MemoryError instead of getting the CI machine OOM-killed.
+KERNEL_MEMORY_BYTES = int(os.environ.get("TARGETSIM_NOTEBOOK_MEMORY", str(8 * 2**30)))
+
+
+def _cap_memory() -> None:
+    """Run in the kernel process before it starts (``preexec_fn``)."""
+    resource.setrlimit(resource.RLIMIT_AS, (KERNEL_MEMORY_BYTES, resource.RLIM_INFINITY))
 #: The API the notebook calls; until every step has landed the test says which is missing.
 REQUIRED = (
     ("targetsim.data", "load_funnel"), ("targetsim.data", "demo_data_path"),
@@ -57,16 +66,20 @@ def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("TARGETSIM_NOTEBOOK_DRAWS", os.environ.get("TARGETSIM_NOTEBOOK_DRAWS",
                                                                   "60"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    # The kernel is this interpreter (the venv), whatever kernels Jupyter has registered.
+    # The kernel must be this interpreter (the venv): ipykernel's native spec says "python",
+    # which jupyter_client replaces with sys.executable.
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    argv0 = KernelSpecManager().get_kernel_spec("python3").argv[0]
+    assert argv0 in ("python", "python3") or Path(argv0).resolve() == Path(
+        sys.executable).resolve(), (
+        f"the python3 kernel runs {argv0}, not {sys.executable}: remove the stray kernelspec"
+    )
     client = nbclient.NotebookClient(
         nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
     )
-    client.kernel_manager_class = "jupyter_client.manager.KernelManager"
-    km = client.create_kernel_manager()
-    km.kernel_cmd = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    client.km = km
     start = time.perf_counter()
-    client.execute()
+    client.execute(preexec_fn=_cap_memory)
     elapsed = time.perf_counter() - start
     print(f"notebook executed in {elapsed:.1f} s")
     for name in ("fit.nc", "projection.nc", "targets.csv", "report.html", "targets.xlsx"):
