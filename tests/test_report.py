@@ -137,10 +137,11 @@ def test_predictive_last_year_recovers_known_rates():
 
 def test_wide_parameters_and_stress_status():
     fs = pd.DataFrame({
-        "segment": ["a", "a", "a", "a"], "stage": ["", "", "", ""],
-        "parameter": ["win_rate", "win_rate", "deal_size_median", "cycle_days_median"],
-        "mean": [0.3, 0.3, 100.0, 60.0], "q05": [0.25, 0.1, 40.0, 55.0],
-        "q50": [0.3, 0.3, 100.0, 60.0], "q95": [0.35, 0.5, 150.0, 66.0],
+        "segment": ["a"] * 5, "stage": [""] * 5,
+        "parameter": ["win_rate", "win_rate", "deal_size_median", "cycle_days_median",
+                      "arrival_trend"],
+        "mean": [0.3, 0.3, 100.0, 60.0, 0.0], "q05": [0.25, 0.1, 40.0, 55.0, -0.01],
+        "q50": [0.3, 0.3, 100.0, 60.0, 0.001], "q95": [0.35, 0.5, 150.0, 66.0, 0.02],
     })
     wide = figures.wide_parameters(fs)
     assert list(wide.index) == [2, 1]  # 110 % of the median, then 40 points

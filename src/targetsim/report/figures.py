@@ -220,14 +220,18 @@ def wide_parameters(fit_summary: pd.DataFrame) -> pd.DataFrame:
     """Rows of ``fit_summary.csv`` whose 90 % interval is wide (see module constants).
 
     Returns the matching rows with an added ``width`` column (points for rates, fraction
-    of the median otherwise), widest first.
+    of the median otherwise), widest first. Parameters whose interval reaches zero or below
+    (e.g. a trend) are not judged by relative width.
     """
     fs = fit_summary.copy()
     is_rate = fs["parameter"].isin(RATE_PARAMETERS)
     span = fs["q95"] - fs["q05"]
-    rel = span / fs["q50"].abs().where(fs["q50"].abs() > 0)
+    # Relative width only means something on a positive scale: a trend around zero would
+    # always look "wide", so signed parameters are left out.
+    positive = fs["q05"] > 0
+    rel = span / fs["q50"].where(positive)
     fs["width"] = np.where(is_rate, span, rel)
-    wide = np.where(is_rate, span > WIDE_RATE_WIDTH, rel > WIDE_RELATIVE_WIDTH)
+    wide = np.where(is_rate, span > WIDE_RATE_WIDTH, positive & (rel > WIDE_RELATIVE_WIDTH))
     return fs.loc[wide].sort_values("width", ascending=False)
 
 
