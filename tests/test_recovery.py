@@ -61,7 +61,9 @@ def _truth_values() -> dict[str, np.ndarray]:
 
 
 def _posterior(fit) -> dict[str, np.ndarray]:
-    d = fit.derived().stack(sample=("chain", "draw")).transpose("sample", ...)
+    # The fit orders segments alphabetically; align with the truth by name.
+    d = fit.derived().sel(segment=list(SEGS))
+    d = d.stack(sample=("chain", "draw")).transpose("sample", ...)
     return {
         "win_rate": d["p_win"].values,
         "cycle_days_median": np.exp(d["won_mu"].values),
