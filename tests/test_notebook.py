@@ -63,8 +63,6 @@ def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     pytest.importorskip("ipykernel")
     pytest.importorskip("targetsim.data").demo_data_path()
     monkeypatch.setenv("TARGETSIM_NOTEBOOK_OUT", str(tmp_path))
-    monkeypatch.setenv("TARGETSIM_NOTEBOOK_DRAWS", os.environ.get("TARGETSIM_NOTEBOOK_DRAWS",
-                                                                  "60"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     # The kernel must be this interpreter (the venv): ipykernel's native spec says "python",
     # which jupyter_client replaces with sys.executable.
