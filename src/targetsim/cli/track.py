@@ -61,7 +61,9 @@ def print_track(result, console: Console) -> None:  # noqa: ANN001 - TrackResult
                 "to date", "gap", "P plan", "P now", "p10–p90"):
         table.add_column(col, justify="left" if col in ("scenario", "level", "name", "period",
                                                          "metric") else "right")
-    for r in result.table.itertuples(index=False):
+    shown = result.table.loc[result.table["level"] != "owner"]
+    n_owner = len(result.table) - len(shown)
+    for r in shown.itertuples(index=False):
         m = str(r.metric)
         low = r.plan_probability == r.plan_probability and r.probability_now < (
             r.plan_probability - 0.1)
@@ -73,6 +75,8 @@ def print_track(result, console: Console) -> None:  # noqa: ANN001 - TrackResult
             f"{_num(r.p10, m)}–{_num(r.p90, m)}",
         )
     console.print(table)
+    if n_owner:
+        console.print(f"{n_owner} owner targets: see track.csv", highlight=False)
     w = result.warnings
     fired = w.loc[w["triggered"]] if len(w) else w
     if len(fired):

@@ -344,7 +344,10 @@ def _inflow_and_coverage(
         return out
     seg_t = t.loc[t["segment"].astype(str) == seg]
     observed = int(((seg_t["created_at"] >= h0) & (seg_t["created_at"] <= now)).sum())
-    dispersion = float(np.median(params.arrival_alpha[:, j]))
+    # Monthly counts are NegativeBinomial(alpha); a sum over k months of similar means has
+    # variance mean + mean**2 / (alpha k), i.e. dispersion alpha k.
+    months_elapsed = max(((now - h0).days + 1) / 30.4375, 1.0)
+    dispersion = float(np.median(params.arrival_alpha[:, j])) * months_elapsed
     ind = None
     if indicators is not None and len(indicators):
         ind = indicators.loc[

@@ -26,7 +26,8 @@ The checks
 ``inflow``
     New opportunities created since the horizon start against what the targets need
     (``indicators.csv``, pro rata of elapsed days), with the noise of the plan's arrival model
-    (negative binomial with the fitted dispersion). Fires when the inflow is in the lower tail.
+    (negative binomial; the fitted monthly dispersion times the months elapsed, as for a sum
+    of monthly counts). Fires when the inflow is in the lower tail.
 ``coverage``
     Open pipeline value today against the next quarter's target, versus the coverage the plan
     derived (``pipeline_coverage`` of ``indicators.csv``). Fires when coverage is below the
