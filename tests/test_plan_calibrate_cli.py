@@ -88,3 +88,16 @@ def test_parse_amount() -> None:
     assert parse_amount("1,200,000") == 1_200_000
     with pytest.raises(ConfigError):
         parse_amount("-5")
+
+
+def test_exploding_posterior_arrivals_are_refused_not_simulated(tmp_path) -> None:
+    from dataclasses import replace
+
+    from targetsim.errors import ConvergenceError
+    from targetsim.plan import _check_arrivals
+
+    params = FunnelParams.constant(("A",), p_win=0.3, arrivals_per_month=20, n_draws=3)
+    _check_arrivals(params, 12, True, tmp_path)  # a sane funnel passes
+    wild = replace(params, arrival_trend=np.array([[0.0], [0.0], [2.0]]))
+    with pytest.raises(ConvergenceError, match="new opportunities a month"):
+        _check_arrivals(wild, 12, False, tmp_path)

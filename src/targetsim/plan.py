@@ -268,6 +268,7 @@ def run_plan(
 
     t0 = time.perf_counter()
     params = fit.params(draws, random_seed=seed)
+    _check_arrivals(params, months, converged, out)
     projection = simulate(params, fit.open_pipeline, scenario_objs, start=start, months=months,
                           engine=engine, random_seed=seed, workers=workers,
                           scheduler=scheduler, progress=progress)
@@ -326,6 +327,30 @@ def run_plan(
     files.append(_write_plan_json(out, meta))
     return PlanResult(out_dir=out, calibration=cal, converged=converged, timings=timings,
                       files=tuple(files), metadata=meta)
+
+
+#: Monthly arrivals per segment above which a posterior draw is not a plausible funnel.
+MAX_MONTHLY_ARRIVALS = 1e6
+
+
+def _check_arrivals(params: FunnelParams, months: int, converged: bool, out: Path) -> None:
+    """Refuse to simulate draws whose arrival rate explodes over the horizon.
+
+    An unconverged chain can wander to a trend that implies billions of opportunities a
+    month; simulating it would exhaust memory. The fit outputs are already written.
+    """
+    from targetsim.errors import ConvergenceError
+
+    m = np.arange(1, months + 19)
+    log_rate = params.arrival_log_rate[:, :, None] + params.arrival_trend[:, :, None] * m
+    worst = float(np.exp(np.max(log_rate)))
+    if not np.isfinite(worst) or worst > MAX_MONTHLY_ARRIVALS:
+        state = "did not converge" if not converged else "converged"
+        raise ConvergenceError(
+            f"the fit {state} but some posterior draws imply {worst:.3g} new opportunities a "
+            f"month in a segment; not simulating them (see {out / 'diagnostics.json'}); "
+            "rerun with more --draws or check the data's creation dates"
+        )
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:
