@@ -92,7 +92,7 @@ def run(reps: int, seed: int, draws: int, tune: int, thin: int) -> dict[str, np.
         for q in QUANTITIES:
             post = np.asarray(d[q].values)[::thin, 0]
             ranks[q].append(int((post < getattr(truth, q)[0, 0]).sum()))
-        if (i + 1) % 10 == 0:
+        if (i + 1) % 5 == 0:
             print(f"{i + 1}/{reps} replications, {time.perf_counter() - t0:.0f} s")
     print(f"skipped {skipped} of {reps} replications")
     return {q: np.array(r) for q, r in ranks.items()}
