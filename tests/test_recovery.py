@@ -104,15 +104,24 @@ def test_naive_closed_deal_estimates_are_biased_ours_are_not(recovery):
     funnel, fit = recovery
     post = _posterior(fit)
     d = funnel.deals
+    truth = _truth_values()
+    # Win rate: stalled deals never close, so won / (won + lost) overstates it.
     for j, seg in enumerate(SEGS[:2]):  # the segments with a 25 % stall share
         dd = d.loc[d["segment"] == seg]
         won, lost = (dd["outcome"] == "won").sum(), (dd["outcome"] == "lost").sum()
-        naive_rate = won / (won + lost)
-        naive_cycle = np.median(dd.loc[dd["outcome"] == "won", "duration_days"] + 0.5)
-        for name, naive in (("win_rate", naive_rate), ("cycle_days_median", naive_cycle)):
-            true = _truth_values()[name][j]
-            draws = post[name][:, j]
-            lo, hi = np.quantile(draws, [0.05, 0.95])
-            assert lo <= true <= hi, f"{name}[{seg}]: ours misses the truth {true:.4g}"
-            assert not lo <= naive <= hi, f"{name}[{seg}]: naive {naive:.4g} inside ours"
-            assert abs(naive - true) > abs(np.median(draws) - true)
+        naive = won / (won + lost)
+        draws = post["win_rate"][:, j]
+        lo, hi = np.quantile(draws, [0.05, 0.95])
+        assert lo <= truth["win_rate"][j] <= hi, f"win_rate[{seg}]: ours misses the truth"
+        assert naive > hi, f"win_rate[{seg}]: naive {naive:.3f} not above ours [{lo:.3f}, {hi:.3f}]"
+    # Cycle: recent slow wins are still open, so the median of closed wins is too short.
+    # The effect grows with the cycle length; east has the longest (100 days).
+    j = SEGS.index("east")
+    dd = d.loc[(d["segment"] == "east") & (d["outcome"] == "won")]
+    naive = np.median(dd["duration_days"] + 0.5)
+    true = truth["cycle_days_median"][j]
+    draws = post["cycle_days_median"][:, j]
+    lo, hi = np.quantile(draws, [0.05, 0.95])
+    assert lo <= true <= hi
+    assert naive < 0.95 * true
+    assert abs(naive - true) > abs(np.median(draws) - true)
