@@ -21,6 +21,7 @@ from scipy.special import expit
 
 from targetsim.errors import ConfigError, DataError, ModelMismatchError, NotFittedError
 from targetsim.model import (
+    MODEL_VERSION,
     SUMMARY_COLUMNS,
     Diagnostics,
     FunnelFit,
@@ -266,7 +267,7 @@ def test_load_rejects_other_model_versions(mocked_fit, tmp_path, monkeypatch):
     import targetsim.model.fit as fitmod
 
     monkeypatch.setattr(fitmod, "MODEL_VERSION", "funnel-999")
-    with pytest.raises(ModelMismatchError, match="model version 'funnel-1'"):
+    with pytest.raises(ModelMismatchError, match=f"model version '{MODEL_VERSION}'"):
         FunnelFit.load(path)
     monkeypatch.undo()
     with pytest.raises(DataError, match="no such fit file"):
