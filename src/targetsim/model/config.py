@@ -19,13 +19,13 @@ import json
 import math
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, PositiveFloat, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError
 
 from targetsim.errors import ConfigError
 
 #: Bumped whenever the model's structure or variable names change: a fit saved by another
 #: version cannot be read as this one.
-MODEL_VERSION = "funnel-1"
+MODEL_VERSION = "funnel-2"
 
 
 class Normal(BaseModel):
@@ -97,6 +97,14 @@ class ModelConfig(BaseModel):
     season_scale : HalfNormal
         Scale of the shared month-of-year effects (which sum to zero). HalfNormal(0.15)
         shrinks them towards zero unless the data show a seasonal pattern.
+    trend_min_months, season_min_months : int
+        The arrival trend and the month-of-year effects are switched on only when the
+        arrival history spans at least this many months (default 24 each). With less, a
+        month-of-year effect is seen once and is confounded with the trend (the sampler
+        finds several modes, as on Maven's 15 months), and a trend learned from a
+        ramp-up or an export's truncated edges, extrapolated over a 12-month horizon,
+        multiplies next year's volume: arrivals are then a stationary negative binomial
+        whose dispersion carries the month-to-month variation.
     arrival_inv_sqrt_alpha : Gamma
         ``1/sqrt(alpha)`` of the negative-binomial arrivals per segment (0 = Poisson).
         Gamma(2, 10): 95 % between 0.024 and 0.56, i.e. from practically Poisson to a
@@ -137,6 +145,8 @@ class ModelConfig(BaseModel):
     arrival_trend: Normal = Normal(mu=0.0, sigma=0.05)
     arrival_trend_sd: Gamma = Gamma.with_mean(0.01)
     season_scale: HalfNormal = HalfNormal(sigma=0.15)
+    trend_min_months: int = Field(default=24, ge=1)
+    season_min_months: int = Field(default=24, ge=12)
     arrival_inv_sqrt_alpha: Gamma = Gamma(alpha=2.0, beta=10.0)
     stage_logit: Normal = Normal(mu=0.5, sigma=1.5)
     stage_logit_sd: Gamma = Gamma.with_mean(0.4)

@@ -371,6 +371,10 @@ def build_pymc_model(st: FunnelStats, cfg: ModelConfig) -> tuple[pm.Model, Layou
     names = param_names(steps)
     mu0, sig0, alpha0, beta0 = _priors(cfg, steps)
     centred = _centred(*_raw_estimates(st))
+    span = int(st.arrival_month.max() - st.arrival_month.min() + 1)
+    trend_on = span >= cfg.trend_min_months
+    if not trend_on:  # its row then only samples the prior, which mixes best non-centred
+        centred[names.index("arrival_trend")] = False
 
     coords: dict[str, tuple[str, ...]] = {
         "param": names,
@@ -513,7 +517,17 @@ def build_pymc_model(st: FunnelStats, cfg: ModelConfig) -> tuple[pm.Model, Layou
         # --- arrivals ----------------------------------------------------------------
         s_scale = pm.HalfNormal("season_scale", sigma=D("prior_season", cfg.season_scale.sigma))
         s_z = pm.Normal("season_z", 0.0, 1.0, dims="month_of_year")
-        season = pm.Deterministic("season", s_scale * (s_z - pt.mean(s_z)), dims="month_of_year")
+        season_on = D("season_on", float(span >= cfg.season_min_months))
+        season = pm.Deterministic(
+            "season", season_on * s_scale * (s_z - pt.mean(s_z)), dims="month_of_year"
+        )
+        # Switched off, the trend row of theta only samples its prior: what the simulator
+        # and the summary read is this effective trend.
+        trend = pm.Deterministic(
+            "arrival_trend",
+            D("trend_on", float(trend_on)) * theta[row["arrival_trend"]],
+            dims="segment",
+        )
         inv = pm.Gamma(
             "arrival_inv_sqrt_alpha",
             alpha=D("prior_inv_alpha_a", cfg.arrival_inv_sqrt_alpha.alpha),
@@ -524,7 +538,7 @@ def build_pymc_model(st: FunnelStats, cfg: ModelConfig) -> tuple[pm.Model, Layou
         log_mu = (
             D("arrival_log_exposure", np.log(st.arrival_exposure))
             + theta[row["arrival_log_rate"]][seg]
-            + theta[row["arrival_trend"]][seg] * D("arrival_month", st.arrival_month.astype(float))
+            + trend[seg] * D("arrival_month", st.arrival_month.astype(float))
             + season[D("arrival_moy", st.arrival_moy)]
         )
         pm.NegativeBinomial(

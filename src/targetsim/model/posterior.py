@@ -66,7 +66,9 @@ def derive(posterior: xr.Dataset) -> xr.Dataset:
         "size_mu": th("size_log"),
         "size_sigma": np.exp(th("size_log_sigma")),
         "arrival_log_rate": th("arrival_log_rate"),
-        "arrival_trend": th("arrival_trend"),
+        "arrival_trend": (
+            posterior["arrival_trend"] if "arrival_trend" in posterior else th("arrival_trend")
+        ),
         "arrival_alpha": 1.0 / posterior["arrival_inv_sqrt_alpha"] ** 2,
         "season": posterior["season"],
     }

@@ -229,6 +229,15 @@ def _stage_stats(funnel: FunnelData, n_seg: int) -> StageStats:
             has &= ~((k == 0) & st["opportunity_id"].isin(imputed_ids).to_numpy())
     t = np.nan_to_num(days) + DAY_OFFSET
     conv = out == "converted"
+    # A step whose conversions all took the same time (e.g. Maven, where the creation date
+    # is the stage date, so every created -> engaging step takes 0 days) says nothing about
+    # timing; fitting a log-normal to it drives its shape to 0 and the sampler stalls.
+    timed = conv & has
+    if timed.any():
+        grp = pd.DataFrame({"g": flat[timed], "t": t[timed]}).groupby("g")["t"]
+        flat_groups = grp.agg(lambda x: x.nunique() <= 1 and len(x) > 1)
+        degenerate = flat_groups.index[flat_groups.to_numpy(dtype=bool)].to_numpy()
+        has &= ~(conv & np.isin(flat, degenerate))
     lost = out == "lost"
     is_open = out == "open"
     return StageStats(
