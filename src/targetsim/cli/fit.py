@@ -31,7 +31,14 @@ DrawsOpt = Annotated[int, typer.Option("--draws", help="Posterior draws per chai
 TuneOpt = Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")]
 ChainsOpt = Annotated[int, typer.Option("--chains", help="Number of chains.")]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same data and seed: same fit).")]
-SamplerOpt = Annotated[str, typer.Option("--sampler", help="nutpie (default) or pymc.")]
+SamplerOpt = Annotated[
+    str,
+    typer.Option(
+        "--sampler",
+        help="nutpie (default), nutpie-lowrank (low-rank mass matrix, for correlated "
+        "posteriors) or pymc.",
+    ),
+]
 PriorsOpt = Annotated[
     Path | None,
     typer.Option("--priors", help="YAML file overriding ModelConfig priors (see targetsim.model)."),

@@ -123,8 +123,8 @@ def diagnose(idata: az.InferenceData) -> Diagnostics:
     if div > 0:
         problems.append(
             f"{div} divergent transitions: part of the posterior was not explored. Try more "
-            "tuning (--tune 1000); if they persist, a segment with very little data may need "
-            "merging or tighter priors."
+            "tuning (--tune 1000) or the low-rank mass matrix (--sampler nutpie-lowrank); if "
+            "they persist, a segment with very little data may need merging or tighter priors."
         )
     if not rhat_max <= RHAT_MAX:
         worst = ", ".join(f"{n} ({v:.3f})" for n, v in _worst(rhat, largest=True) if v > RHAT_MAX)
