@@ -56,7 +56,13 @@ _API = {
 }
 
 
+#: Subpackages, one per step, reachable as attributes (``targetsim.simulate.simulate``).
+_STEPS = ("data", "model", "simulate", "calibrate", "report", "track", "plan")
+
+
 def __getattr__(name: str) -> Any:
+    if name in _STEPS:
+        return importlib.import_module(f"targetsim.{name}")
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'targetsim' has no attribute {name!r}")
@@ -64,7 +70,7 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_API])
+    return sorted([*globals(), *_API, *_STEPS])
 
 
 __all__ = [
