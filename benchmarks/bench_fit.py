@@ -1,7 +1,7 @@
 """Time to fit: our sufficient-statistics model versus the straightforward per-deal model.
 
 Generates a CRM of about 50,000 opportunities over 12 segments (18 months, many open),
-fits :func:`targetsim.model.fit_funnel` (nutpie, numba) and then the same funnel written
+fits :func:`targetsim.model.fit_funnel` (nutpie, JAX) and then the same funnel written
 the straightforward way: one likelihood term per deal (won, lost, censored open deals via
 ``pm.Potential``), sampled with ``pm.sample``. Prints compile and sampling seconds of
 both, the ratio, and whether our fit passed the diagnostics gate.
@@ -121,7 +121,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="5,000 deals instead of 50,000")
     ap.add_argument("--skip-per-deal", action="store_true")
-    ap.add_argument("--draws", type=int, default=500)
+    ap.add_argument("--draws", type=int, default=1000)
     ap.add_argument("--tune", type=int, default=500)
     args = ap.parse_args()
     warnings.filterwarnings("ignore")

@@ -14,8 +14,9 @@ plan.json) says so, and the CLI exits with code 3.
 Draws
 -----
 ``draws`` is the number of posterior draws simulated (one simulated year each). MCMC runs
-``chains`` chains of ``ceil(draws / chains)`` draws after ``tune`` tuning steps
-(default: as many as the draws per chain, at least 300).
+``chains`` chains of ``max(ceil(draws / chains), MIN_CHAIN_DRAWS)`` draws after ``tune``
+tuning steps (default :data:`DEFAULT_TUNE`): the convergence gate needs about a thousand
+draws per chain to judge R-hat on a few hundred parameters, more than a plan simulates.
 """
 
 from __future__ import annotations
@@ -43,6 +44,10 @@ if TYPE_CHECKING:
 
 #: Bundled scenarios ``targetsim demo`` runs.
 DEMO_SCENARIOS = ("baseline", "growth", "tension")
+#: MCMC draws per chain at least (see the module docstring).
+MIN_CHAIN_DRAWS = 1000
+#: Tuning steps per chain by default.
+DEFAULT_TUNE = 500
 #: Posterior draws the top-down levers re-simulate with (each lever costs ~8 simulations).
 LEVER_DRAWS = 200
 
@@ -257,8 +262,8 @@ def run_plan(
     timings["ingest"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    per_chain = int(math.ceil(draws / chains))
-    n_tune = tune if tune is not None else max(per_chain, 300)
+    per_chain = max(int(math.ceil(draws / chains)), MIN_CHAIN_DRAWS)
+    n_tune = tune if tune is not None else DEFAULT_TUNE
     fit = fit_funnel(funnel, draws=per_chain, tune=n_tune, chains=chains, sampler=sampler,
                      random_seed=seed, progress=progress)
     written = write_fit_outputs(fit, out)

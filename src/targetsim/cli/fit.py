@@ -112,7 +112,7 @@ def register(app: typer.Typer) -> None:
     def fit_cmd(
         data: DataArg,
         out: OutOpt,
-        draws: DrawsOpt = 500,
+        draws: DrawsOpt = 1000,
         tune: TuneOpt = 500,
         chains: ChainsOpt = 2,
         seed: SeedOpt = 0,

@@ -249,8 +249,5 @@ def register(app: typer.Typer) -> None:
             funnel, out, scenarios=DEMO_SCENARIOS, probability=0.6,
             tiers=parse_tiers_opt(tiers), company_target=parse_amount(company_target),
             draws=draws, seed=seed, lang=lang, progress=progress,
-            # Maven's near-identical products make the segment spreads and the stall / loss
-            # split strongly correlated: the low-rank mass matrix samples them far better.
-            sampler="nutpie-lowrank",
         )
         _finish(result, Console())

@@ -101,7 +101,8 @@ def diagnose(idata: az.InferenceData) -> Diagnostics:
     Diagnostics
     """
     post = idata.posterior
-    names = [v for v in GATED_VARS if v in post]
+    # A switched-off component (seasonality on a short history) is a constant: no R-hat.
+    names = [v for v in GATED_VARS if v in post and np.ptp(post[v].values) > 0]
     chains = int(post.sizes["chain"])
     draws = int(post.sizes["draw"])
     rhat = az.rhat(post[names])
