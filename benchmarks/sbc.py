@@ -12,7 +12,7 @@ arXiv:1804.06788.
 
 Usage::
 
-    python benchmarks/sbc.py --reps 50          # a few minutes (one numba compile)
+    python benchmarks/sbc.py --reps 50          # a few minutes
 """
 
 from __future__ import annotations
@@ -28,8 +28,13 @@ from scipy.special import expit
 QUANTITIES = ("p_win", "p_lost", "won_mu", "lost_mu", "size_mu", "arrival_log_rate")
 
 
-def prior_truth(rng: np.random.Generator, as_of: str = "2026-12-31"):
-    """One draw of every model parameter from the default priors, as FunnelParams."""
+def prior_truth(rng: np.random.Generator, as_of: str = "2026-12-31", history_months: int = 18):
+    """One draw of every model parameter from the default priors, as FunnelParams.
+
+    The trend and seasonality are drawn only when ``history_months`` reaches the config's
+    ``trend_min_months`` / ``season_min_months``; below, the model fixes them at 0, so
+    the truth must too (SBC checks the model it is given, not another one).
+    """
     from targetsim.model import ModelConfig
     from targetsim.model.funnel_model import _priors
     from targetsim.model.params import FunnelParams
@@ -40,8 +45,10 @@ def prior_truth(rng: np.random.Generator, as_of: str = "2026-12-31"):
     sd = rng.gamma(a0, 1.0 / b0)
     th = rng.normal(mean, sd)  # one segment
     (win, lost_share, won_mu, won_ls, lost_mu, lost_ls, size_mu, size_ls, level, trend) = th
+    trend *= history_months >= cfg.trend_min_months
     p_win = expit(win)
     scale = abs(rng.normal(0.0, cfg.season_scale.sigma))
+    scale *= history_months >= cfg.season_min_months
     z = rng.standard_normal(12)
     inv = rng.gamma(cfg.arrival_inv_sqrt_alpha.alpha, 1.0 / cfg.arrival_inv_sqrt_alpha.beta)
 

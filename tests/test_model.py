@@ -288,6 +288,61 @@ def test_mocked_fit_is_seeded(funnel):
     np.testing.assert_array_equal(a.idata.posterior["theta"], b.idata.posterior["theta"])
 
 
+def test_normal_survival_is_exact_far_into_the_tail():
+    """The JAX-friendly survival matches scipy where open deals are old (z up to 30)."""
+    import pytensor.tensor as pt
+
+    from targetsim.model.funnel_model import _normal_sf
+
+    x = np.linspace(-8.0, 30.0, 2001)
+    got = _normal_sf(pt.constant(0.0), pt.constant(1.0), pt.constant(x)).eval()
+    want = sps.norm.sf(x)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
+
+
+def test_between_segment_spread_recovers_a_known_spread():
+    """DerSimonian-Laird: unbiased-ish tau from noisy estimates, 0 for pure noise."""
+    from targetsim.model.funnel_model import _between_sd
+
+    rng = np.random.default_rng(0)
+    se = rng.uniform(0.05, 0.5, 400)
+    true = rng.normal(0.0, 0.3, 400)
+    assert _between_sd(true + se * rng.standard_normal(400), se) == pytest.approx(0.3, rel=0.15)
+    assert _between_sd(se * rng.standard_normal(400), se) < 0.05
+    # One small, far-off segment does not make six tight, precise ones look spread.
+    est = np.array([3.5, 3.37, 3.39, 3.36, 3.38, 3.37, 3.36])
+    se7 = np.array([0.6, 0.04, 0.04, 0.04, 0.04, 0.04, 0.04])
+    assert _between_sd(est, se7) < 0.04
+
+
+def test_short_history_leaves_trend_and_seasonality_out_of_the_graph(funnel):
+    """Under 24 months of arrivals nothing but the prior would inform them: not sampled."""
+    model = FunnelModel()
+    model.build_model(funnel)
+    free = {v.name for v in model.model.free_RVs}
+    assert "season_z" not in free and "season_scale" not in free
+    assert "arrival_trend" not in model.layout.params
+    assert "arrival_trend" in model.model.named_vars  # still there for the simulator: 0
+    short = ModelConfig(trend_min_months=2, season_min_months=12)
+    model = FunnelModel(short)
+    model.build_model(funnel)
+    free = {v.name for v in model.model.free_RVs}
+    assert "arrival_trend" in model.layout.params
+    assert "season_z" in free
+
+
+@pytest.mark.slow
+def test_real_nutpie_fit_is_reproducible_bit_for_bit():
+    """Same data and seed: the same posterior, to the last bit (JAX backend, 2 chains)."""
+    small = FunnelParams.constant(("A", "B"), p_win=[0.3, 0.5], arrivals_per_month=15.0)
+    f = synthetic_funnel(small, random_seed=4)
+    a = fit_funnel(f, draws=60, tune=60, chains=2, random_seed=11, progress=False)
+    b = fit_funnel(f, draws=60, tune=60, chains=2, random_seed=11, progress=False)
+    c = fit_funnel(f, draws=60, tune=60, chains=2, random_seed=12, progress=False)
+    np.testing.assert_array_equal(a.idata.posterior["theta"], b.idata.posterior["theta"])
+    assert not np.array_equal(a.idata.posterior["theta"], c.idata.posterior["theta"])
+
+
 # ---------------------------------------------------------------- diagnostics gate
 def _fake_idata(shift: float, diverging: int = 0, n: int = 400) -> az.InferenceData:
     rng = np.random.default_rng(0)

@@ -9,6 +9,13 @@ Public API::
     write_fit_outputs(fit, "out/")
 """
 
+import warnings
+
+# PyTensor warns on import when its C backend finds no BLAS (any pip install). The sampler
+# compiles the model with JAX, which brings its own kernels, and the graph has no matrix
+# products for the C fallback to need a BLAS for: the warning would only alarm users.
+warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+
 from targetsim.model.config import MODEL_VERSION, Gamma, HalfNormal, ModelConfig, Normal
 from targetsim.model.diagnostics import Diagnostics, diagnose
 from targetsim.model.fit import (
