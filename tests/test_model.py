@@ -125,10 +125,15 @@ def test_likelihood_equals_per_deal_computation(funnel):
     lost_d = sps.lognorm(s=np.exp(theta[row["lost_log_sigma"], seg]),
                          scale=np.exp(theta[row["lost_log_days"], seg]))
     out = d["outcome"].to_numpy()
+    # Open deals older than the longest closed cycle are abandoned: stall branch only.
+    longest = d.loc[d["outcome"] != "open", "duration_days"].max()
+    stale = (out == "open") & (d["duration_days"].to_numpy() > longest)
+    assert stale.sum() > 0  # the rule is exercised
     per_deal = np.where(
         out == "won", np.log(pw) + won_d.logpdf(t),
         np.where(out == "lost", np.log(pl) + lost_d.logpdf(t),
-                 np.log(pw * won_d.sf(t) + pl * lost_d.sf(t) + ps)),
+                 np.where(stale, np.log(ps),
+                          np.log(pw * won_d.sf(t) + pl * lost_d.sf(t) + ps))),
     ).sum()
     w = d["outcome"] == "won"
     size_d = sps.lognorm(s=np.exp(theta[row["size_log_sigma"], seg[w]]),
@@ -329,6 +334,34 @@ def test_short_history_leaves_trend_and_seasonality_out_of_the_graph(funnel):
     free = {v.name for v in model.model.free_RVs}
     assert "arrival_trend" in model.layout.params
     assert "season_z" in free
+
+
+def test_stale_rule_defaults_to_the_longest_closed_cycle(funnel):
+    """Open deals older than any closed one only have the stall branch (and are flagged)."""
+    from targetsim.model.funnel_model import stale_after_days
+
+    st = funnel_stats(funnel)
+    d = funnel.deals
+    longest = d.loc[d["outcome"].isin(["won", "lost"]), "duration_days"].max()
+    assert st.max_closed_days == longest
+    assert stale_after_days(ModelConfig(), st) == longest
+    assert stale_after_days(ModelConfig(stale_after_days=None), st) == np.inf
+    assert stale_after_days(ModelConfig(stale_after_days=90), st) == 90.0
+    with pytest.raises(ConfigError):
+        ModelConfig.from_dict({"stale_after_days": -3})
+
+
+def test_stale_open_deals_only_speak_for_the_stall_branch(funnel):
+    """An abandoned deal's likelihood term is log p_stall, whatever the cycle parameters."""
+    cfg = ModelConfig(stale_after_days=10.0)
+    model = FunnelModel(cfg)
+    model.build_model(funnel)
+    assert model.layout.stale_after_days == 10.0
+    alive = model.model["surv_alive"].get_value()
+    assert 0 < alive.sum() < len(alive)  # young deals keep their survival terms
+    free = FunnelModel(ModelConfig(stale_after_days=None))
+    free.build_model(funnel)
+    assert free.model["surv_alive"].get_value().all()
 
 
 @pytest.mark.slow

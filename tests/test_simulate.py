@@ -26,6 +26,7 @@ from targetsim.simulate import (
 )
 from targetsim.simulate.fast import close_times
 from targetsim.simulate.sampling import (
+    STALL,
     WON,
     Multipliers,
     conditional_outcome,
@@ -185,6 +186,23 @@ def test_open_deal_win_probability_conditional_on_age():
         np.log(60.0), 0.5, np.log(30.0), 0.5,
     )
     assert pw[0] < 1e-9 and ps[0] == pytest.approx(1.0)
+
+
+def test_abandoned_open_deals_never_close():
+    """Older than ``stale_after_days``: stalled for sure; younger ones close as before."""
+    p = dataclasses.replace(
+        params(n_draws=1, won_median_days=60.0, won_sigma=1.5, lost_median_days=30.0),
+        stale_after_days=100.0,
+    )
+    tl = make_timeline(p.as_of, None, 12)
+    mult = Multipliers.of(Scenario.baseline(), SEGS)
+    for age, closes in ((101.0, False), (99.0, True)):
+        pipe = pd.DataFrame({"segment": ["A"] * 5_000, "age_days": age, "amount": 1.0})
+        deals = sample_deals(p, 0, encode_pipeline(pipe, p), mult, tl, np.random.default_rng(1))
+        stalled = deals.outcome[: deals.n_open] == STALL
+        assert stalled.all() != closes
+        if closes:  # a wide cycle still wins some 99-day-old deals
+            assert (deals.outcome[: deals.n_open] == WON).mean() > 0.1
 
 
 def test_win_rate_multiplier_halves_new_wins_and_deal_size_scales_values():

@@ -7,6 +7,7 @@ saved ``fit.nc`` alone: the posterior, the open pipeline at ``as_of`` and observ
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from dataclasses import dataclass, field
@@ -69,6 +70,9 @@ class FunnelFit:
     sampler : str
     timings : dict
         ``compile_seconds`` and ``sampling_seconds`` of the fit (empty after load).
+    stale_after_days : float
+        Age beyond which an open deal is abandoned (``inf``: no such rule); see
+        :class:`ModelConfig`.
     """
 
     idata: az.InferenceData
@@ -84,6 +88,7 @@ class FunnelFit:
     config: ModelConfig = field(default_factory=ModelConfig)
     sampler: str = "nutpie"
     timings: dict = field(default_factory=dict)
+    stale_after_days: float = math.inf
 
     # ---------------------------------------------------------------- posterior
     def derived(self) -> xr.Dataset:
@@ -136,6 +141,7 @@ class FunnelFit:
             season=a("season"),
             arrival_alpha=a("arrival_alpha"),
             as_of=self.as_of.strftime("%Y-%m-%d"),
+            stale_after_days=self.stale_after_days,
             **kw,
         )
 
@@ -210,6 +216,7 @@ class FunnelFit:
             "stages": json.dumps(list(self.stages)),
             "sampler": self.sampler,
             "diagnostics_json": json.dumps(self.diagnostics.to_dict()),
+            "stale_after_days": float(self.stale_after_days),
         }
         groups = {"posterior": post}
         if "sample_stats" in self.idata:
@@ -275,6 +282,7 @@ class FunnelFit:
             history=dataset_to_frame(idata["history"]),
             config=config,
             sampler=str(attrs.get("sampler", "")),
+            stale_after_days=float(attrs["stale_after_days"]),
         )
 
 
@@ -444,6 +452,7 @@ def sample_model(
         config=model.config,
         sampler=sampler,
         timings={"compile_seconds": t1 - t0, "sampling_seconds": t2 - t1},
+        stale_after_days=model.layout.stale_after_days,
     )
 
 

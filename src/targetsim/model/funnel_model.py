@@ -40,7 +40,7 @@ import pytensor.tensor as pt
 from targetsim.data.funnel import FunnelData
 from targetsim.errors import ConfigError, NotFittedError
 from targetsim.model.config import ModelConfig
-from targetsim.model.stats import FunnelStats, LogNormalStats, funnel_stats
+from targetsim.model.stats import DAY_OFFSET, FunnelStats, LogNormalStats, funnel_stats
 
 if TYPE_CHECKING:
     from targetsim.model.fit import FunnelFit
@@ -123,11 +123,24 @@ class Layout:
     centred : ndarray of bool, shape (R, S)
         Which entries of ``theta`` are centred (the rest are non-centred).
     owner_centred : ndarray of bool, shape (O,)
+    stale_after_days : float
+        Age (days) beyond which an open deal is abandoned (``inf``: no such rule).
     """
 
     params: tuple[str, ...]
     centred: np.ndarray
     owner_centred: np.ndarray
+    stale_after_days: float = math.inf
+
+
+def stale_after_days(cfg: ModelConfig, st: FunnelStats) -> float:
+    """The age beyond which an open deal counts as abandoned (see ``ModelConfig``)."""
+    rule = cfg.stale_after_days
+    if rule is None:
+        return math.inf
+    if rule == "auto":
+        return st.max_closed_days if np.isfinite(st.max_closed_days) else math.inf
+    return float(rule)
 
 
 def _raw_estimates(st: FunnelStats) -> tuple[np.ndarray, np.ndarray]:
@@ -508,9 +521,9 @@ def build_pymc_model(st: FunnelStats, cfg: ModelConfig) -> tuple[pm.Model, Layou
         size_sigma = pt.exp(theta[row["size_log_sigma"]])
         ln_stats = LogNormalStats(D("ln_n", ln.n), D("ln_s1", ln.s1), D("ln_s2", ln.s2))
         # Survival depends on the duration unit and age only, not on the owner: evaluate
-        # it once per distinct (unit, age), the costliest part of each gradient. Gathers
-        # (and the scatter-adds of their gradients) dominate the rest under XLA, so the
-        # per-unit and per-cell vectors are stacked and gathered once each.
+        # it once per distinct (unit, age), the costliest part of each gradient. Per-unit
+        # and per-cell vectors are stacked so that each is one gather (and one scatter-add
+        # in the gradient) rather than seven.
         pairs, g_pair = np.unique(
             np.column_stack([unit_of_cell[g_cell], g_age]), axis=0, return_inverse=True
         )
@@ -523,6 +536,12 @@ def build_pymc_model(st: FunnelStats, cfg: ModelConfig) -> tuple[pm.Model, Layou
             _normal_sf(by_pair[0], by_pair[1], log_age),
             _normal_sf(by_pair[2], by_pair[3], log_age),
         ])
+        # Abandoned deals (older than any deal that ever closed, by default) can no longer
+        # win or lose: only the stall branch explains them. Stage steps keep their own
+        # clocks, so the rule applies to the created -> won / lost units only.
+        stale = stale_after_days(cfg, st)
+        alive = (pairs[:, 0] >= n_seg) | (pairs[:, 1] <= stale + DAY_OFFSET)
+        surv = surv * D("surv_alive", alive.astype(float))[None, :]
         if len(pairs) != len(g_pair):  # with owners, several cells share a (unit, age)
             surv = surv[:, D("open_pair", g_pair)]
         p_not = pt.sigmoid(-a)
@@ -578,4 +597,6 @@ def build_pymc_model(st: FunnelStats, cfg: ModelConfig) -> tuple[pm.Model, Layou
             "arrivals", mu=pt.exp(log_mu), alpha=1.0 / inv[seg] ** 2,
             observed=D("arrival_count", st.arrival_count),
         )
-    return model, Layout(params=names, centred=centred, owner_centred=owner_centred)
+    return model, Layout(
+        params=names, centred=centred, owner_centred=owner_centred, stale_after_days=stale
+    )

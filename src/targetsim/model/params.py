@@ -57,6 +57,9 @@ class FunnelParams:
         owners exist), from the history.
     as_of : str
         ISO date of the data's as-of date; month 0 of the arrival clock.
+    stale_after_days : float
+        An open deal older than this (days since creation) is abandoned: it never closes.
+        ``inf`` (default): no such rule.
     """
 
     segments: tuple[str, ...]
@@ -76,6 +79,7 @@ class FunnelParams:
     owner_effect: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     owner_share: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     as_of: str = "1970-01-01"
+    stale_after_days: float = np.inf
 
     @property
     def n_draws(self) -> int:

@@ -102,6 +102,9 @@ class FunnelStats:
         (0 = January) of each observed segment-month.
     arrival_count, arrival_exposure : ndarray, shape (A,)
     stages : StageStats or None
+    n_deals : int
+    max_closed_days : float
+        Longest creation-to-close time of a won or lost deal (NaN when none closed).
     """
 
     segments: tuple[str, ...]
@@ -121,6 +124,7 @@ class FunnelStats:
     arrival_exposure: np.ndarray
     stages: StageStats | None
     n_deals: int
+    max_closed_days: float = float("nan")
 
     @property
     def n_groups(self) -> int:
@@ -207,6 +211,8 @@ def funnel_stats(funnel: FunnelData) -> FunnelStats:
         arrival_exposure=arr["exposure"].to_numpy(dtype=float),
         stages=_stage_stats(funnel, n_seg) if funnel.stages else None,
         n_deals=len(d),
+        max_closed_days=float(days[(won | lost) & has_days].max())
+        if ((won | lost) & has_days).any() else float("nan"),
     )
 
 

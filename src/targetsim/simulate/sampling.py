@@ -129,7 +129,13 @@ def open_stats(params: FunnelParams, pipeline: Pipeline, draws=slice(None)) -> O
     q = _eventual(params, draws, seg, pipeline.owner)
     lsw = log_survival(age, params.won_mu[draws][..., seg], params.won_sigma[draws][..., seg])
     lsl = log_survival(age, params.lost_mu[draws][..., seg], params.lost_sigma[draws][..., seg])
-    return OpenStats(*_conditional(*q, lsw, lsl), lsw, lsl)
+    p_win, p_lost, p_stall = _conditional(*q, lsw, lsl)
+    # Abandoned deals (older than the fit's stale age) never close, whatever the cycle's
+    # tail would say: the fit explained them by the stall branch alone.
+    stale = np.broadcast_to(age > params.stale_after_days, p_win.shape)
+    p_win, p_lost = np.where(stale, 0.0, p_win), np.where(stale, 0.0, p_lost)
+    p_stall = np.where(stale, 1.0, p_stall)
+    return OpenStats(p_win, p_lost, p_stall, lsw, lsl)
 
 
 def scale_win(
