@@ -74,7 +74,7 @@ def prior_truth(rng: np.random.Generator, as_of: str = "2026-12-31", history_mon
 
 
 def run(reps: int, seed: int, draws: int, tune: int, thin: int) -> dict[str, np.ndarray]:
-    from targetsim.model import fit_funnel
+    from targetsim.model import ModelConfig, fit_funnel
     from targetsim.synthetic import synthetic_funnel
 
     ss = np.random.SeedSequence(seed)
@@ -88,8 +88,11 @@ def run(reps: int, seed: int, draws: int, tune: int, thin: int) -> dict[str, np.
             funnel = synthetic_funnel(truth, random_seed=int(rng.integers(2**31)))
             if len(funnel.deals) < 2:
                 raise ValueError("fewer than 2 deals")
+            # The stale-deal rule is a data-dependent cut, not part of the generative
+            # model the truth is drawn from: SBC checks the inference without it.
             fit = fit_funnel(
-                funnel, draws=draws, tune=tune, chains=2, random_seed=i, progress=False
+                funnel, ModelConfig(stale_after_days=None), draws=draws, tune=tune,
+                chains=2, random_seed=i, progress=False,
             )
         except Exception as exc:  # report and skip degenerate prior draws, never hide them
             skipped += 1

@@ -365,6 +365,19 @@ def test_stale_open_deals_only_speak_for_the_stall_branch(funnel):
 
 
 @pytest.mark.slow
+def test_one_segment_fit_integrates_the_mean_out_and_converges():
+    """No segment column: one segment, whose mean and spread are not identified apart."""
+    one = FunnelParams.constant(("all",), p_win=0.35, p_lost=0.45, arrivals_per_month=60.0)
+    f = synthetic_funnel(one, random_seed=8)
+    fit = fit_funnel(f, draws=300, tune=300, random_seed=2, progress=False)
+    assert "hyper_mean" not in fit.idata.posterior
+    assert fit.diagnostics.divergences == 0, fit.diagnostics.problems
+    assert fit.diagnostics.rhat_max < 1.02
+    s = fit.summary().set_index("parameter")
+    assert s.loc["win_rate", "q05"] < 0.35 < s.loc["win_rate", "q95"]
+
+
+@pytest.mark.slow
 def test_real_nutpie_fit_is_reproducible_bit_for_bit():
     """Same data and seed: the same posterior, to the last bit (JAX backend, 2 chains)."""
     small = FunnelParams.constant(("A", "B"), p_win=[0.3, 0.5], arrivals_per_month=15.0)

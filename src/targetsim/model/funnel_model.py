@@ -439,22 +439,31 @@ def build_pymc_model(st: FunnelStats, cfg: ModelConfig) -> tuple[pm.Model, Layou
     owner_centred = np.zeros(0, dtype=bool)
     with pm.Model(coords=coords) as model:
         D = pm.Data  # noqa: N806 - short alias, the block below is all data
-        h_mean = pm.Normal(
-            "hyper_mean", mu=D("prior_mean_mu", mu0), sigma=D("prior_mean_sigma", sig0),
-            dims="param",
-        )
         h_sd = pm.Gamma(
             "hyper_sd", alpha=D("prior_sd_alpha", alpha0), beta=D("prior_sd_beta", beta0),
             dims="param",
         )
-        theta = pm.Deterministic(
-            "theta",
-            _mixed_normal(
+        if n_seg > 1:
+            h_mean = pm.Normal(
+                "hyper_mean", mu=D("prior_mean_mu", mu0), sigma=D("prior_mean_sigma", sig0),
+                dims="param",
+            )
+            theta = _mixed_normal(
                 "theta", h_mean[:, None], h_sd[:, None],
                 D("centred", centred.astype(float)), ("param", "segment"),
-            ),
-            dims=("param", "segment"),
-        )
+            )
+        else:
+            # One segment: its mean and its spread are not identified apart, and
+            # theta = mean + sd * z is a ridge NUTS crawls along (hundreds of steps per
+            # draw). The mean is integrated out exactly instead (normal-normal):
+            # theta | sd ~ Normal(mu0, sqrt(sigma0^2 + sd^2)), the same prior for theta.
+            theta = pm.Normal(
+                "theta_raw",
+                mu=D("prior_mean_mu", mu0)[:, None],
+                sigma=pt.sqrt(D("prior_mean_sigma", sig0) ** 2 + h_sd**2)[:, None],
+                dims=("param", "segment"),
+            )
+        theta = pm.Deterministic("theta", theta, dims=("param", "segment"))
         row = {n: i for i, n in enumerate(names)}
 
         cell_seg = D("cell_segment", st.cell_segment)
