@@ -126,7 +126,7 @@ def main() -> None:
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
 
-    from targetsim.model import FunnelModel
+    from targetsim.model import FunnelModel, ModelConfig
     from targetsim.synthetic import synthetic_funnel
 
     n_target = 5_000 if args.quick else 50_000
@@ -136,7 +136,9 @@ def main() -> None:
     print(f"data: {n} opportunities, {n_open} open, {len(f.segments)} segments")
 
     t0 = time.perf_counter()
-    model = FunnelModel()
+    # Without the abandoned-deal rule: the per-deal model below has none, and the two
+    # must be the same model for the ratio to mean anything.
+    model = FunnelModel(ModelConfig(stale_after_days=None))
     model.build_model(f)
     t_build = time.perf_counter() - t0
     print(f"ours: {model.stats.n_groups} censored (cell, age) groups; build {t_build:.1f} s")
