@@ -76,3 +76,15 @@ def test_bad_sampler_and_priors_exit_2(crm_csv, tmp_path, capsys):
     bad.write_text("win_logit: {mu: 0, sigma: -2}\n")
     assert _run(["fit", str(crm_csv), "--out", str(tmp_path), "--priors", str(bad)]) == 2
     assert "win_logit" in capsys.readouterr().err
+
+
+def test_cli_fit_defaults_are_the_models():
+    """The CLI writes its MCMC defaults out (no PyMC at start-up); they must not drift."""
+    import inspect
+
+    from targetsim.cli import fit as cli_fit
+    from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE
+
+    src = inspect.getsource(cli_fit)
+    assert f"draws: DrawsOpt = {DEFAULT_DRAWS}," in src
+    assert f"tune: TuneOpt = {DEFAULT_TUNE}," in src

@@ -14,9 +14,10 @@ plan.json) says so, and the CLI exits with code 3.
 Draws
 -----
 ``draws`` is the number of posterior draws simulated (one simulated year each). MCMC runs
-``chains`` chains of ``max(ceil(draws / chains), MIN_CHAIN_DRAWS)`` draws after ``tune``
-tuning steps (default :data:`DEFAULT_TUNE`): the convergence gate needs about a thousand
-draws per chain to judge R-hat on a few hundred parameters, more than a plan simulates.
+``chains`` chains of ``max(ceil(draws / chains), DEFAULT_DRAWS)`` draws after ``tune``
+tuning steps (default ``DEFAULT_TUNE``; both in :mod:`targetsim.model.config`): the
+convergence gate needs about a thousand draws per chain to judge R-hat on a few hundred
+parameters, more than a plan simulates.
 """
 
 from __future__ import annotations
@@ -44,10 +45,6 @@ if TYPE_CHECKING:
 
 #: Bundled scenarios ``targetsim demo`` runs.
 DEMO_SCENARIOS = ("baseline", "growth", "tension")
-#: MCMC draws per chain at least (see the module docstring).
-MIN_CHAIN_DRAWS = 1000
-#: Tuning steps per chain by default.
-DEFAULT_TUNE = 500
 #: Posterior draws the top-down levers re-simulate with (each lever costs ~8 simulations).
 LEVER_DRAWS = 200
 
@@ -239,6 +236,7 @@ def run_plan(
     """
     from targetsim import __version__
     from targetsim.model import fit_funnel, write_fit_outputs
+    from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE
     from targetsim.simulate import save_projection, simulate
 
     p = check_probability(probability)
@@ -262,7 +260,7 @@ def run_plan(
     timings["ingest"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    per_chain = max(int(math.ceil(draws / chains)), MIN_CHAIN_DRAWS)
+    per_chain = max(int(math.ceil(draws / chains)), DEFAULT_DRAWS)
     n_tune = tune if tune is not None else DEFAULT_TUNE
     fit = fit_funnel(funnel, draws=per_chain, tune=n_tune, chains=chains, sampler=sampler,
                      random_seed=seed, progress=progress)

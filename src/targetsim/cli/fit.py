@@ -112,6 +112,8 @@ def register(app: typer.Typer) -> None:
     def fit_cmd(
         data: DataArg,
         out: OutOpt,
+        # = model.config.DEFAULT_DRAWS / DEFAULT_TUNE, written out: importing the model
+        # here would load PyMC at every start of the CLI.
         draws: DrawsOpt = 1000,
         tune: TuneOpt = 500,
         chains: ChainsOpt = 2,

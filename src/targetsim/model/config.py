@@ -26,6 +26,11 @@ from targetsim.errors import ConfigError
 #: Bumped whenever the model's structure or variable names change: a fit saved by another
 #: version cannot be read as this one.
 MODEL_VERSION = "funnel-3"
+#: Default MCMC draws and tuning steps per chain (``fit_funnel``, ``FunnelModel.fit`` and
+#: the minimum ``plan`` samples): the convergence gate needs about a thousand draws per
+#: chain to judge R-hat on a few hundred parameters.
+DEFAULT_DRAWS = 1000
+DEFAULT_TUNE = 500
 
 
 class Normal(BaseModel):

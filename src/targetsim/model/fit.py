@@ -21,7 +21,7 @@ import xarray as xr
 from targetsim.data.funnel import FunnelData
 from targetsim.errors import ConfigError, DataError, ModelMismatchError
 from targetsim.io import atomic_path, write_text_atomic
-from targetsim.model.config import MODEL_VERSION, ModelConfig
+from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE, MODEL_VERSION, ModelConfig
 from targetsim.model.diagnostics import Diagnostics, diagnose
 from targetsim.model.funnel_model import FunnelModel
 from targetsim.model.params import FunnelParams
@@ -460,8 +460,8 @@ def fit_funnel(
     funnel: FunnelData,
     config: ModelConfig | None = None,
     *,
-    draws: int = 1000,
-    tune: int = 500,
+    draws: int = DEFAULT_DRAWS,
+    tune: int = DEFAULT_TUNE,
     chains: int = 2,
     sampler: str = "nutpie",
     random_seed: int = 0,

@@ -39,7 +39,7 @@ import pytensor.tensor as pt
 
 from targetsim.data.funnel import FunnelData
 from targetsim.errors import ConfigError, NotFittedError
-from targetsim.model.config import ModelConfig
+from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE, ModelConfig
 from targetsim.model.stats import DAY_OFFSET, FunnelStats, LogNormalStats, funnel_stats
 
 if TYPE_CHECKING:
@@ -333,8 +333,8 @@ class FunnelModel:
     def fit(
         self,
         *,
-        draws: int = 1000,
-        tune: int = 500,
+        draws: int = DEFAULT_DRAWS,
+        tune: int = DEFAULT_TUNE,
         chains: int = 2,
         sampler: str = "nutpie",
         random_seed: int = 0,

@@ -176,6 +176,7 @@ def funnel_stats(funnel: FunnelData) -> FunnelStats:
     won = outcome == "won"
     lost = outcome == "lost"
     is_open = outcome == "open"
+    closed_days = days[(won | lost) & has_days]
 
     amount = d["amount"].to_numpy(dtype=float)
     pos = won & np.isfinite(amount) & (amount > 0)
@@ -211,8 +212,7 @@ def funnel_stats(funnel: FunnelData) -> FunnelStats:
         arrival_exposure=arr["exposure"].to_numpy(dtype=float),
         stages=_stage_stats(funnel, n_seg) if funnel.stages else None,
         n_deals=len(d),
-        max_closed_days=float(days[(won | lost) & has_days].max())
-        if ((won | lost) & has_days).any() else float("nan"),
+        max_closed_days=float(closed_days.max()) if closed_days.size else float("nan"),
     )
 
 
