@@ -1,44 +1,49 @@
-"""The Bayesian funnel model: priors, the PyMC model, fitting, diagnostics and fit files.
+"""The Bayesian funnel model: components, fitting, diagnostics and fit files.
 
 Public API::
 
     from targetsim.model import fit_funnel, FunnelFit, ModelConfig, write_fit_outputs
-    fit = fit_funnel(funnel, draws=500, tune=500, chains=2, random_seed=0)
+    fit = fit_funnel(funnel, random_seed=0)
     fit.params(n_draws=200)      # FunnelParams for the simulator
     fit.summary()                # fit_summary.csv
     write_fit_outputs(fit, "out/")
+
+Names are imported on first use: the steps after the fit (simulate, calibrate, report,
+track) read ``targetsim.model.params`` and ``FunnelFit.load`` without importing PyMC,
+PyTensor, JAX or nutpie, which cost seconds.
 """
 
-import warnings
+from __future__ import annotations
 
-# PyTensor warns on import when its C backend finds no BLAS (any pip install). The sampler
-# compiles the model with JAX, which brings its own kernels, and the graph has no matrix
-# products for the C fallback to need a BLAS for: the warning would only alarm users.
-warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+import importlib
+from typing import Any
 
-from targetsim.model.config import MODEL_VERSION, Gamma, HalfNormal, ModelConfig, Normal
-from targetsim.model.diagnostics import Diagnostics, diagnose
-from targetsim.model.fit import (
-    SUMMARY_COLUMNS,
-    FunnelFit,
-    fit_funnel,
-    write_fit_outputs,
-)
-from targetsim.model.funnel_model import FunnelModel
-from targetsim.model.params import FunnelParams
+_API = {
+    "MODEL_VERSION": "targetsim.model.config",
+    "ModelConfig": "targetsim.model.config",
+    "Normal": "targetsim.model.config",
+    "HalfNormal": "targetsim.model.config",
+    "Gamma": "targetsim.model.config",
+    "Diagnostics": "targetsim.model.diagnostics",
+    "diagnose": "targetsim.model.diagnostics",
+    "SUMMARY_COLUMNS": "targetsim.model.fit",
+    "FunnelFit": "targetsim.model.fit",
+    "fit_funnel": "targetsim.model.fit",
+    "write_fit_outputs": "targetsim.model.fit",
+    "FunnelModel": "targetsim.model.funnel_model",
+    "FunnelParams": "targetsim.model.params",
+}
 
-__all__ = [
-    "MODEL_VERSION",
-    "SUMMARY_COLUMNS",
-    "Diagnostics",
-    "FunnelFit",
-    "FunnelModel",
-    "FunnelParams",
-    "Gamma",
-    "HalfNormal",
-    "ModelConfig",
-    "Normal",
-    "diagnose",
-    "fit_funnel",
-    "write_fit_outputs",
-]
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'targetsim.model' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_API])
+
+
+__all__ = sorted(_API)

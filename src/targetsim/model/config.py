@@ -25,7 +25,7 @@ from targetsim.errors import ConfigError
 
 #: Bumped whenever the model's structure or variable names change: a fit saved by another
 #: version cannot be read as this one.
-MODEL_VERSION = "funnel-3"
+MODEL_VERSION = "funnel-4"
 #: Default MCMC draws and tuning steps per chain (``fit_funnel``, ``FunnelModel.fit`` and
 #: the minimum ``plan`` samples): the convergence gate needs about a thousand draws per
 #: chain to judge R-hat on a few hundred parameters.
@@ -65,11 +65,123 @@ class Gamma(BaseModel):
         return cls(alpha=alpha, beta=alpha / mean)
 
 
-class ModelConfig(BaseModel):
-    """Priors of :class:`targetsim.model.FunnelModel` (weakly informative defaults).
+class HazardPriors(BaseModel):
+    """Priors and grid of the piecewise-constant hazard component (``cycle: hazard``).
 
     Attributes
     ----------
+    bins : int
+        Largest number of day bins; their edges are quantiles of the closed deals' times
+        to close (pooled over segments), so each bin holds evidence.
+    min_events_per_bin : int
+        Fewer bins when the data have fewer closed deals than ``bins`` times this.
+    log_hazard : Normal
+        Log hazard per day of the population curve's first bin (centre: a median of about
+        60 days).
+    curve_step : HalfNormal
+        Scale of the change of the population log hazard from one bin to the next (a
+        random walk: bins without events borrow from their neighbours).
+    min_segment_spread, min_shape_spread, min_owner_spread : float
+        Floors of the spreads (log scale) of a segment's shift of its whole curve, of a
+        segment's bin-by-bin deviations from the population shape and of a rep's shift of
+        the hazard of winning. The spreads are estimated from the data before sampling
+        (DerSimonian-Laird); the floors keep segments that look alike from being pooled
+        into one, so a segment that does differ is not pulled all the way to the others.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    bins: int = Field(default=14, ge=1, le=40)
+    min_events_per_bin: int = Field(default=15, ge=1)
+    log_hazard: Normal = Normal(mu=math.log(math.log(2.0) / 60.0), sigma=2.0)
+    curve_step: HalfNormal = HalfNormal(sigma=1.0)
+    min_segment_spread: PositiveFloat = 0.15
+    min_shape_spread: PositiveFloat = 0.08
+    min_owner_spread: PositiveFloat = 0.1
+
+
+class LocalTrendSettings(BaseModel):
+    """Grid and priors of the local-trend arrival component (``arrivals: local_trend``).
+
+    The hyper-parameters are integrated over a grid (exact for the grid, no sampler): the
+    standard deviation of the monthly change of the log level, of the slope, the slope's
+    damping and the extra-Poisson month-to-month noise. Seasonality (month-of-year effects
+    shared by the segments) is switched on with ``season_min_months`` of history.
+
+    Attributes
+    ----------
+    level_sd, slope_sd, damping, noise_sd : tuple of float
+        Grid values.
+    level_sd_prior, slope_sd_prior, noise_sd_prior : float
+        Scales of half-normal priors on the grid values.
+    slope_prior_sd : float
+        Prior standard deviation of the slope at the start (log change per month).
+    season_sd : float
+        Prior standard deviation of a month-of-year effect (log scale).
+    season_min_months : int
+        Months of history needed for seasonality (two full years by default).
+    horizon_months : int
+        Months from the as-of month the sampled arrival paths cover.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    level_sd: tuple[float, ...] = (0.005, 0.015, 0.03, 0.06, 0.12, 0.25)
+    slope_sd: tuple[float, ...] = (0.0005, 0.002, 0.006)
+    damping: tuple[float, ...] = (0.85, 0.95, 1.0)
+    noise_sd: tuple[float, ...] = (0.0, 0.08, 0.16, 0.3, 0.5)
+    level_sd_prior: PositiveFloat = 0.08
+    slope_sd_prior: PositiveFloat = 0.005
+    noise_sd_prior: PositiveFloat = 0.25
+    slope_prior_sd: PositiveFloat = 0.02
+    season_sd: PositiveFloat = 0.2
+    season_min_months: int = Field(default=24, ge=12)
+    horizon_months: int = Field(default=121, ge=13, le=240)
+
+
+class EmpiricalSizeSettings(BaseModel):
+    """Settings of the empirical deal-size component (``size: empirical``).
+
+    Attributes
+    ----------
+    pooling : float
+        Weight, in won deals, of the pooled amounts of every segment in a segment's
+        distribution (Dirichlet-process concentration): a segment with few won deals
+        borrows their shape, rescaled to its own level.
+    slices : int
+        Equally likely values kept per draw and segment.
+    max_atoms : int
+        Amounts per segment beyond which neighbours are grouped (sorted, equal counts).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    pooling: PositiveFloat = 1.0
+    slices: int = Field(default=256, ge=16, le=4096)
+    max_atoms: int = Field(default=1024, ge=16)
+
+
+class ModelConfig(BaseModel):
+    """Components and priors of :class:`targetsim.model.FunnelModel`.
+
+    The three components are chosen by name (pymc-marketing style: each has its priors,
+    its likelihood or direct fit, and its sampler for the simulation):
+
+    * ``cycle``: ``"hazard"`` (default: piecewise-constant hazards of winning and losing
+      over day bins, no fixed shape; the never-closes share is what survives the bins) or
+      ``"lognormal"`` (eventual shares and log-normal times, the earlier model);
+    * ``size``: ``"empirical"`` (default: Bayesian bootstrap of the won amounts, pooled
+      for small segments) or ``"lognormal"``;
+    * ``arrivals``: ``"local_trend"`` (default: a damped local linear trend on the log
+      monthly rate with seasonality when the history allows it) or ``"negbin"`` (a
+      stationary negative binomial with a trend and seasonality after 24 months).
+
+    Attributes
+    ----------
+    cycle, size, arrivals : str
+        The components (above).
+    hazard, local_trend, empirical_size : HazardPriors, LocalTrendSettings, EmpiricalSizeSettings
+        Settings of the default components.
+    win_logit ... stale_after_days
+        Priors of the log-normal components (and of the funnel stages, which always use
+        them):
     win_logit, win_logit_sd : Normal, Gamma
         Population mean and between-segment spread of ``logit(p_win)``: the default puts
         95 % of the prior mass of the eventual win rate between about 5 % and 95 %; the
@@ -136,6 +248,12 @@ class ModelConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    cycle: Literal["hazard", "lognormal"] = "hazard"
+    size: Literal["empirical", "lognormal"] = "empirical"
+    arrivals: Literal["local_trend", "negbin"] = "local_trend"
+    hazard: HazardPriors = HazardPriors()
+    local_trend: LocalTrendSettings = LocalTrendSettings()
+    empirical_size: EmpiricalSizeSettings = EmpiricalSizeSettings()
     win_logit: Normal = Normal(mu=0.0, sigma=1.5)
     win_logit_sd: Gamma = Gamma.with_mean(0.4)
     lost_share_logit: Normal = Normal(mu=1.0, sigma=1.5)

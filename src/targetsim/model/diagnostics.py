@@ -11,25 +11,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import arviz as az
 import numpy as np
 
 #: Maximum acceptable rank-normalised split R-hat.
 RHAT_MAX = 1.01
 #: Minimum bulk and tail ESS per chain.
 ESS_PER_CHAIN = 100
-#: Posterior variables the gate looks at (the sampled parameters, on their natural scale).
-GATED_VARS = (
-    "hyper_mean",
-    "hyper_sd",
-    "theta",
-    "owner_sd",
-    "owner_effect",
-    "season_scale",
-    "season",
-    "arrival_inv_sqrt_alpha",
-    "step_params",
-)
+#: Suffixes of internal variables: the raw and standardised variables behind a centred /
+#: non-centred parameter and PyMC's transformed copies (``_log__``, ``_zerosum__``). The gate
+#: judges the parameters themselves (deterministics of those), on their natural scale.
+INTERNAL_SUFFIXES = ("_raw", "_z", "__")
 
 
 @dataclass(frozen=True)
@@ -88,7 +79,7 @@ def _worst(ds, *, largest: bool, k: int = 3) -> list[tuple[str, float]]:
     return rows[:k]
 
 
-def diagnose(idata: az.InferenceData) -> Diagnostics:
+def diagnose(idata) -> Diagnostics:  # noqa: ANN001 (anything with posterior, sample_stats)
     """Apply the convergence gate to a posterior.
 
     Parameters
@@ -100,9 +91,14 @@ def diagnose(idata: az.InferenceData) -> Diagnostics:
     -------
     Diagnostics
     """
+    import arviz as az
+
     post = idata.posterior
     # A switched-off component (seasonality on a short history) is a constant: no R-hat.
-    names = [v for v in GATED_VARS if v in post and np.ptp(post[v].values) > 0]
+    names = [
+        str(v) for v in post.data_vars
+        if not str(v).endswith(INTERNAL_SUFFIXES) and np.ptp(post[v].values) > 0
+    ]
     chains = int(post.sizes["chain"])
     draws = int(post.sizes["draw"])
     rhat = az.rhat(post[names])
@@ -118,7 +114,8 @@ def diagnose(idata: az.InferenceData) -> Diagnostics:
     rhat_max = extreme(rhat, np.max)
     ess_bulk_min = extreme(ess_b, np.min)
     ess_tail_min = extreme(ess_t, np.min)
-    div = int(np.asarray(idata.sample_stats["diverging"]).sum()) if "sample_stats" in idata else 0
+    stats = getattr(idata, "sample_stats", None)
+    div = int(np.asarray(stats["diverging"]).sum()) if stats is not None else 0
     need = ESS_PER_CHAIN * chains
     problems = []
     if div > 0:

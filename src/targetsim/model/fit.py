@@ -1,7 +1,9 @@
 """Fitting, the fit result, and its files (``fit.nc``, ``fit_summary.csv``, ``diagnostics.json``).
 
 A :class:`FunnelFit` carries everything later steps need, so ``simulate`` can run from a
-saved ``fit.nc`` alone: the posterior, the open pipeline at ``as_of`` and observed history.
+saved ``fit.nc`` alone: the posterior of the sampled components, the state of the directly
+fitted ones, the open pipeline at ``as_of`` and observed history. Reading a fit imports
+neither PyMC nor the sampler.
 """
 
 from __future__ import annotations
@@ -12,21 +14,21 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from targetsim.data.funnel import FunnelData
 from targetsim.errors import ConfigError, DataError, ModelMismatchError
 from targetsim.io import atomic_path, write_text_atomic
 from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE, MODEL_VERSION, ModelConfig
 from targetsim.model.diagnostics import Diagnostics, diagnose
-from targetsim.model.funnel_model import FunnelModel
 from targetsim.model.params import FunnelParams
-from targetsim.model.posterior import derive
-from targetsim.model.stats import history_table
+
+if TYPE_CHECKING:
+    from targetsim.data.funnel import FunnelData
+    from targetsim.model.funnel_model import FunnelModel
 
 #: Samplers :func:`fit_funnel` accepts.
 #: ``nutpie-lowrank`` adapts nutpie's low-rank mass-matrix update, which can resolve
@@ -49,12 +51,27 @@ def _package_version() -> str:
 
 
 @dataclass(frozen=True)
+class Samples:
+    """The sampled groups of a fit: ``posterior`` and ``sample_stats`` (ArviZ's names).
+
+    A plain container, so that reading a saved fit does not import ArviZ (which imports
+    numba, seconds of start-up for a step that only reads draws).
+    """
+
+    posterior: xr.Dataset
+    sample_stats: xr.Dataset | None = None
+
+    def __contains__(self, group: str) -> bool:
+        return getattr(self, group, None) is not None
+
+
+@dataclass(frozen=True)
 class FunnelFit:
     """A fitted funnel model.
 
     Attributes
     ----------
-    idata : arviz.InferenceData
+    idata : Samples
         ``posterior`` (sampled variables) and ``sample_stats``.
     segments, owners, stages : tuple of str
     as_of : pandas.Timestamp
@@ -69,13 +86,16 @@ class FunnelFit:
     config : ModelConfig
     sampler : str
     timings : dict
-        ``compile_seconds`` and ``sampling_seconds`` of the fit (empty after load).
-    stale_after_days : float
-        Age beyond which an open deal is abandoned (``inf``: no such rule); see
-        :class:`ModelConfig`.
+        ``compile_seconds``, ``sampling_seconds`` and ``direct_seconds`` of the fit (empty
+        after load).
+    meta : dict
+        What the sampled components need besides the posterior (hazard bin edges, stale
+        age, as-of month).
+    states : dict of str to xarray.Dataset
+        State of the directly fitted components (``size``, ``arrivals``).
     """
 
-    idata: az.InferenceData
+    idata: Samples
     segments: tuple[str, ...]
     owners: tuple[str, ...]
     stages: tuple[str, ...]
@@ -88,12 +108,16 @@ class FunnelFit:
     config: ModelConfig = field(default_factory=ModelConfig)
     sampler: str = "nutpie"
     timings: dict = field(default_factory=dict)
-    stale_after_days: float = math.inf
+    meta: dict = field(default_factory=dict)
+    states: dict = field(default_factory=dict)
 
     # ---------------------------------------------------------------- posterior
-    def derived(self) -> xr.Dataset:
-        """Named parameters of every draw (see :func:`targetsim.model.posterior.derive`)."""
-        return derive(self.idata.posterior)
+    @property
+    def stale_after_days(self) -> float:
+        """Age beyond which an open deal never closes (the last hazard edge or the rule)."""
+        if "hazard_edges" in self.meta:
+            return float(self.meta["hazard_edges"][-1])
+        return float(self.meta.get("stale_after_days", math.inf))
 
     def params(self, n_draws: int | None = None, random_seed: int = 0) -> FunnelParams:
         """Posterior draws as :class:`FunnelParams` (the simulator's input).
@@ -104,10 +128,12 @@ class FunnelFit:
             Number of draws; default all (chains x draws). Drawn without replacement
             when possible, with replacement beyond the posterior size.
         random_seed : int, default 0
-            Seed of the draw selection.
+            Seed of the draw selection and of the directly fitted components' draws.
         """
-        d = self.derived().stack(sample=("chain", "draw")).transpose("sample", ...)
-        total = d.sizes["sample"]
+        from targetsim.model.components import empirical_size, hazard, local_trend, lognormal
+
+        post = self.idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
+        total = post.sizes["sample"]
         if n_draws is None:
             idx = np.arange(total)
         else:
@@ -115,34 +141,31 @@ class FunnelFit:
                 raise ConfigError(f"n_draws must be >= 1, got {n_draws}")
             rng = np.random.default_rng(np.random.SeedSequence(random_seed))
             idx = np.sort(rng.choice(total, size=n_draws, replace=n_draws > total))
-
-        def a(name: str) -> np.ndarray:
-            return np.asarray(d[name].values, dtype=float)[idx]
-
-        kw = {}
-        if self.owners:
-            kw = dict(
-                owners=self.owners,
-                owner_effect=a("owner_effect"),
-                owner_share=self.owner_share(),
-            )
+        n = len(idx)
+        arrays = {k: np.asarray(v.values, dtype=float)[idx] for k, v in post.data_vars.items()}
+        cfg = self.config
+        outcome = (hazard.draws if cfg.cycle == "hazard" else lognormal.outcome_draws)(
+            arrays, self.meta
+        )
+        size_rng, arrival_rng = (
+            np.random.default_rng(c) for c in np.random.SeedSequence(random_seed).spawn(3)[1:]
+        )
+        if cfg.size == "empirical":
+            size = empirical_size.draws(self.states["size"], n, size_rng, len(self.segments))
+        else:
+            size = lognormal.size_draws(arrays, self.meta)
+        if cfg.arrivals == "local_trend":
+            arrivals = local_trend.draws(self.states["arrivals"], n, arrival_rng)
+        else:
+            arrivals = lognormal.arrival_draws(arrays, self.meta)
         return FunnelParams(
             segments=self.segments,
-            p_win=a("p_win"),
-            p_lost=a("p_lost"),
-            won_mu=a("won_mu"),
-            won_sigma=a("won_sigma"),
-            lost_mu=a("lost_mu"),
-            lost_sigma=a("lost_sigma"),
-            size_mu=a("size_mu"),
-            size_sigma=a("size_sigma"),
-            arrival_log_rate=a("arrival_log_rate"),
-            arrival_trend=a("arrival_trend"),
-            season=a("season"),
-            arrival_alpha=a("arrival_alpha"),
+            outcome=outcome,
+            size=size,
+            arrivals=arrivals,
+            owners=self.owners,
+            owner_share=self.owner_share() if self.owners else np.zeros((0, 0)),
             as_of=self.as_of.strftime("%Y-%m-%d"),
-            stale_after_days=self.stale_after_days,
-            **kw,
         )
 
     def owner_share(self) -> np.ndarray:
@@ -157,52 +180,72 @@ class FunnelFit:
         tot = share.sum(axis=1, keepdims=True)
         return np.divide(share, tot, out=np.zeros_like(share), where=tot > 0)
 
+    def quantities(self) -> dict[str, np.ndarray]:
+        """Named quantities of every draw, (D, S) each (``conversion`` etc.: (D, K, S)).
+
+        ``win_rate``, ``loss_rate``, ``stall_rate`` (eventual shares of a new deal),
+        ``cycle_days_median`` (median days from creation to a win, among wins),
+        ``loss_cycle_days_median``, ``deal_size_median``, ``deal_size_mean``,
+        ``arrivals_per_month`` (mean at the as-of month, seasonality included),
+        ``arrival_trend`` (mean log change per month over the next twelve months) and, with
+        stages, ``conversion`` and ``stage_cycle_days_median`` per step.
+        """
+        p = self.params(None, random_seed=self.seed)
+        pw, pl, ps = p.outcome.eventual()
+        lr = p.arrivals.log_rate
+        out = {
+            "win_rate": pw,
+            "loss_rate": pl,
+            "stall_rate": ps,
+            "cycle_days_median": p.outcome.won_quantile(0.5),
+            "loss_cycle_days_median": p.outcome.lost_quantile(0.5),
+            "deal_size_median": p.size.median(),
+            "deal_size_mean": p.size.mean(),
+            "arrivals_per_month": np.exp(lr[:, :, 0]),
+            "arrival_trend": (lr[:, :, 12] - lr[:, :, 0]) / 12.0,
+        }
+        if self.stages:
+            from targetsim.model.components.lognormal import stage_summary
+
+            post = self.idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
+            out |= stage_summary({"stage_theta": np.asarray(post["stage_theta"].values)},
+                                 (*self.stages, "won"))
+        return out
+
     def summary(self) -> pd.DataFrame:
         """The ``fit_summary.csv`` table: one row per segment, parameter (and stage).
 
-        Parameters: ``win_rate``, ``loss_rate``, ``stall_rate``, ``cycle_days_median``
-        (created -> won, ``exp(won_mu)``), ``loss_cycle_days_median``,
-        ``deal_size_median``, ``arrivals_per_month`` (mean at the as-of month, seasonality
-        included), ``arrival_trend`` (log change per month) and, with stages,
-        ``conversion`` and ``stage_cycle_days_median`` per stage (``stage`` = the stage
-        entered).
+        Parameters: see :meth:`quantities` (``stage`` = the stage entered, for the
+        per-stage ``conversion`` and ``stage_cycle_days_median``).
         """
-        d = self.derived()
-        moy = self.as_of.month - 1
-        season0 = d["season"].isel(month_of_year=moy)
-        quantities = {
-            "win_rate": d["p_win"],
-            "loss_rate": d["p_lost"],
-            "stall_rate": d["p_stall"],
-            "cycle_days_median": np.exp(d["won_mu"]),
-            "loss_cycle_days_median": np.exp(d["lost_mu"]),
-            "deal_size_median": np.exp(d["size_mu"]),
-            "arrivals_per_month": np.exp(d["arrival_log_rate"] + season0),
-            "arrival_trend": d["arrival_trend"],
-        }
+        q = self.quantities()
         rows = []
 
         def add(seg: str, name: str, stage: str, v: np.ndarray) -> None:
             v = np.asarray(v, dtype=float).ravel()
-            q = np.quantile(v, [0.05, 0.5, 0.95])
-            rows.append((seg, name, stage, float(v.mean()), *map(float, q)))
+            v = v[np.isfinite(v)]
+            if not v.size:
+                rows.append((seg, name, stage, *([float("nan")] * 4)))
+                return
+            qs = np.quantile(v, [0.05, 0.5, 0.95])
+            rows.append((seg, name, stage, float(v.mean()), *map(float, qs)))
 
+        steps = ("created", *self.stages, "won")[1:] if self.stages else ()
         for j, seg in enumerate(self.segments):
-            for name, da in quantities.items():
-                add(seg, name, "", da.isel(segment=j).values)
-            if "conversion" in d:
-                for k, step in enumerate(d["step"].values):
-                    add(seg, "conversion", str(step), d["conversion"].isel(step=k, segment=j))
-                    add(
-                        seg, "stage_cycle_days_median", str(step),
-                        d["stage_cycle_days_median"].isel(step=k, segment=j),
-                    )
+            for name, v in q.items():
+                if name in ("conversion", "stage_cycle_days_median"):
+                    continue
+                add(seg, name, "", v[:, j])
+            for k, step in enumerate(steps):
+                add(seg, "conversion", step, q["conversion"][:, k, j])
+                add(seg, "stage_cycle_days_median", step, q["stage_cycle_days_median"][:, k, j])
         return pd.DataFrame(rows, columns=list(SUMMARY_COLUMNS))
 
     # ---------------------------------------------------------------- files
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fit as netCDF (groups ``posterior``, ``sample_stats``,
-        ``open_pipeline``, ``history``; identity in the posterior's attributes)."""
+        """Write the fit as netCDF: groups ``posterior``, ``sample_stats``,
+        ``open_pipeline``, ``history`` and ``state_<component>``; identity in the
+        posterior's attributes."""
         post = self.idata.posterior.copy()
         post.attrs = {
             "targetsim_version": _package_version(),
@@ -216,25 +259,24 @@ class FunnelFit:
             "stages": json.dumps(list(self.stages)),
             "sampler": self.sampler,
             "diagnostics_json": json.dumps(self.diagnostics.to_dict()),
-            "stale_after_days": float(self.stale_after_days),
+            "meta_json": json.dumps(self.meta),
         }
         groups = {"posterior": post}
-        if "sample_stats" in self.idata:
+        if self.idata.sample_stats is not None:
             groups["sample_stats"] = self.idata.sample_stats
-        out = az.InferenceData(**groups)
-        out.add_groups(
-            {
-                "open_pipeline": frame_to_dataset(self.open_pipeline),
-                "history": frame_to_dataset(self.history),
-            },
-            warn_on_custom_groups=False,
-        )
-        out.to_netcdf(str(path), engine="h5netcdf")
+        groups["open_pipeline"] = frame_to_dataset(self.open_pipeline)
+        groups["history"] = frame_to_dataset(self.history)
+        for name, state in self.states.items():
+            groups[f"state_{name}"] = state
+        mode = "w"
+        for name, ds in groups.items():
+            ds.to_netcdf(str(path), group=name, mode=mode, engine="h5netcdf")
+            mode = "a"
         return Path(path)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> FunnelFit:
-        """Read a fit written by :meth:`save`.
+        """Read a fit written by :meth:`save` (without importing PyMC or ArviZ).
 
         Raises
         ------
@@ -247,12 +289,12 @@ class FunnelFit:
         if not p.exists():
             raise DataError(f"{p}: no such fit file (run `targetsim fit` first)")
         try:
-            idata = _read_groups(p)
+            groups = _read_groups(p)
         except Exception as exc:  # h5py/xarray raise many types for a non-netCDF file
             raise DataError(f"{p}: not a readable fit file ({type(exc).__name__}: {exc})") from exc
-        if "posterior" not in idata:
+        if "posterior" not in groups:
             raise DataError(f"{p}: not a targetsim fit (no posterior group)")
-        attrs = dict(idata["posterior"].attrs)
+        attrs = dict(groups["posterior"].attrs)
         version = attrs.get("model_version")
         if version != MODEL_VERSION:
             raise ModelMismatchError(
@@ -264,13 +306,10 @@ class FunnelFit:
         if config.config_hash() != attrs["config_hash"]:
             raise ModelMismatchError(f"{p}: stored priors do not match their hash")
         for g in ("open_pipeline", "history"):
-            if g not in idata:
+            if g not in groups:
                 raise DataError(f"{p}: fit file lacks its {g} group")
-        groups = {"posterior": idata["posterior"]}
-        if "sample_stats" in idata:
-            groups["sample_stats"] = idata["sample_stats"]
         return cls(
-            idata=az.InferenceData(**groups),
+            idata=Samples(groups["posterior"], groups.get("sample_stats")),
             segments=tuple(json.loads(attrs["segments"])),
             owners=tuple(json.loads(attrs["owners"])),
             stages=tuple(json.loads(attrs["stages"])),
@@ -278,11 +317,12 @@ class FunnelFit:
             config_hash=str(attrs["config_hash"]),
             seed=int(attrs["seed"]),
             diagnostics=Diagnostics.from_dict(json.loads(attrs["diagnostics_json"])),
-            open_pipeline=dataset_to_frame(idata["open_pipeline"]),
-            history=dataset_to_frame(idata["history"]),
+            open_pipeline=dataset_to_frame(groups["open_pipeline"]),
+            history=dataset_to_frame(groups["history"]),
             config=config,
             sampler=str(attrs.get("sampler", "")),
-            stale_after_days=float(attrs["stale_after_days"]),
+            meta=json.loads(attrs.get("meta_json", "{}")),
+            states={g[len("state_"):]: ds for g, ds in groups.items() if g.startswith("state_")},
         )
 
 
@@ -436,24 +476,42 @@ def sample_model(
             compute_convergence_checks=False,
         )
     t2 = time.perf_counter()
-    idata = az.InferenceData(posterior=idata.posterior, sample_stats=idata.sample_stats)
+    samples = Samples(idata.posterior, idata.sample_stats)
     funnel: FunnelData = model.funnel
+    states = fit_direct(model.stats, model.config)
+    t3 = time.perf_counter()
+    from targetsim.model.stats import history_table
+
     return FunnelFit(
-        idata=idata,
+        idata=samples,
         segments=funnel.segments,
         owners=funnel.owners,
         stages=funnel.stages,
         as_of=pd.Timestamp(funnel.as_of),
         config_hash=model.config.config_hash(),
         seed=int(random_seed),
-        diagnostics=diagnose(idata),
+        diagnostics=diagnose(samples),
         open_pipeline=funnel.open_pipeline.reset_index(drop=True),
         history=history_table(funnel),
         config=model.config,
         sampler=sampler,
-        timings={"compile_seconds": t1 - t0, "sampling_seconds": t2 - t1},
-        stale_after_days=model.layout.stale_after_days,
+        timings={"compile_seconds": t1 - t0, "sampling_seconds": t2 - t1,
+                 "direct_seconds": t3 - t2},
+        meta=dict(model.meta),
+        states=states,
     )
+
+
+def fit_direct(st, cfg: ModelConfig) -> dict[str, xr.Dataset]:  # noqa: ANN001
+    """Fit the components that need no sampler; their states by component name."""
+    from targetsim.model.components import empirical_size, local_trend
+
+    states = {}
+    if cfg.size == "empirical":
+        states["size"] = empirical_size.fit(st, cfg)
+    if cfg.arrivals == "local_trend":
+        states["arrivals"] = local_trend.fit(st, cfg)
+    return states
 
 
 def fit_funnel(
@@ -490,6 +548,8 @@ def fit_funnel(
     FunnelFit
         Check ``fit.diagnostics.converged``.
     """
+    from targetsim.model.funnel_model import FunnelModel
+
     model = FunnelModel(config)
     model.build_model(funnel)
     return model.fit(

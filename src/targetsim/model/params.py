@@ -1,117 +1,250 @@
-"""The hand-off from the fit to the simulator: funnel parameters per posterior draw.
+"""The hand-off from the fit to the simulator: the sales process of each posterior draw.
 
-The simulator only ever sees this object, so it can be built and tested against known
-parameters (a :class:`FunnelParams` written by hand) as well as against a posterior.
+The simulator, the tracker and the reports only ever see :class:`FunnelParams`, so they can
+be built and tested against known parameters (written by hand with
+:meth:`FunnelParams.constant`) as well as against a posterior. It is made of three
+components, each an object with the draw axis first:
 
-The funnel of one segment ``s`` (and owner ``o``) is a three-way competing outcome:
+* ``outcome``: what happens to a deal and when (:mod:`targetsim.model.outcomes`:
+  :class:`~targetsim.model.outcomes.HazardOutcome` or
+  :class:`~targetsim.model.outcomes.LogNormalOutcome`), owner effects included;
+* ``size``: the contract value of a won deal (:class:`EmpiricalSize`, quantile functions
+  drawn by a Bayesian bootstrap of the won amounts, or :class:`LogNormalSize`);
+* ``arrivals``: new opportunities per calendar month (:class:`ArrivalDraws`: a path of log
+  mean rates per draw, month 0 being the month of ``as_of``, and a negative-binomial
+  dispersion for the month-to-month noise around it).
 
-* an opportunity is eventually **won** with probability
-  ``win_prob(s, o) = expit(logit(p_win[s]) + owner_effect[o])``;
-* otherwise it is **lost** or **stalls** (never closes: it stays open for ever and goes
-  cold), splitting the rest in the ratio ``p_lost[s] : p_stall[s]``;
-* the time from creation to the win is LogNormal(``won_mu[s]``, ``won_sigma[s]``) days,
-  to the loss LogNormal(``lost_mu[s]``, ``lost_sigma[s]``) days;
-* a won deal's contract value is LogNormal(``size_mu[s]``, ``size_sigma[s]``);
-* new opportunities arrive per calendar month ``m`` (months counted from the month of
-  ``as_of``, so ``m = 1`` is the first month after it) as NegativeBinomial with mean
-  ``exp(arrival_log_rate[s] + arrival_trend[s] * m + season[month_of_year(m)])`` and
-  dispersion ``arrival_alpha[s]`` (``inf`` = Poisson).
-
-Every array has the draw axis first.
+NumPy only: the steps after the fit import this module without the sampler.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
-from scipy.special import expit, logit
+
+from targetsim.errors import ConfigError
+from targetsim.model.outcomes import HazardOutcome, LogNormalOutcome, OutcomeDraws
+
+
+def _draw_subset(obj, idx: np.ndarray):  # noqa: ANN001, ANN202
+    n = obj.n_draws
+    kw = {}
+    for f in fields(obj):
+        v = getattr(obj, f.name)
+        if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == n:
+            kw[f.name] = v[idx]
+    return replace(obj, **kw)
+
+
+@dataclass(frozen=True)
+class ArrivalDraws:
+    """New opportunities per calendar month, per draw and segment.
+
+    Attributes
+    ----------
+    log_rate : ndarray, shape (D, S, M)
+        Log mean arrivals in calendar month ``m`` counted from the month of ``as_of``
+        (``m = 0``), trend, seasonality and the draw's path of the level included.
+    alpha : ndarray, shape (D, S)
+        Negative-binomial dispersion of a month's count around that mean (variance
+        ``mean + mean**2 / alpha``); ``inf`` = Poisson.
+    """
+
+    log_rate: np.ndarray
+    alpha: np.ndarray
+
+    @property
+    def n_draws(self) -> int:
+        return int(self.log_rate.shape[0])
+
+    @property
+    def months(self) -> int:
+        """Number of months the paths cover (from the as-of month)."""
+        return int(self.log_rate.shape[2])
+
+    def subset(self, idx: np.ndarray) -> ArrivalDraws:
+        return _draw_subset(self, idx)
+
+    def log_mean(self, m: np.ndarray, d=slice(None)) -> np.ndarray:  # noqa: ANN001
+        """Log mean arrivals of draws ``d`` in months ``m`` (..., S, len(m)).
+
+        Raises
+        ------
+        ConfigError
+            A month beyond the paths (a horizon too far from the data's as-of date).
+        """
+        m = np.asarray(m, dtype=int)
+        if m.size and (m.min() < 0 or m.max() >= self.months):
+            raise ConfigError(
+                f"the arrival paths cover {self.months} months from the as-of month; month "
+                f"{int(m.max())} was asked for: choose a horizon closer to the data"
+            )
+        return self.log_rate[d][..., m]
+
+    def rebase(self, k: int) -> ArrivalDraws:
+        """The same paths seen from ``k`` months later (month ``k`` becomes month 0)."""
+        if k < 0 or k >= self.months:
+            raise ConfigError(f"cannot move the arrival clock by {k} months")
+        return replace(self, log_rate=self.log_rate[:, :, k:])
+
+    @classmethod
+    def from_trend(
+        cls,
+        level: np.ndarray,
+        trend: np.ndarray,
+        season: np.ndarray,
+        alpha: np.ndarray,
+        as_of_month: int,
+        months: int,
+    ) -> ArrivalDraws:
+        """Paths ``level + trend * m + season[month of year]`` (D, S) / (D, 12) arrays."""
+        m = np.arange(months)
+        moy = (as_of_month - 1 + m) % 12
+        log_rate = (
+            level[:, :, None] + trend[:, :, None] * m[None, None, :] + season[:, None, moy]
+        )
+        return cls(log_rate=log_rate, alpha=np.asarray(alpha, dtype=float))
+
+
+@dataclass(frozen=True)
+class LogNormalSize:
+    """Won contract values LogNormal(``size_mu``, ``size_sigma``) (D, S) (legacy component)."""
+
+    size_mu: np.ndarray
+    size_sigma: np.ndarray
+
+    @property
+    def n_draws(self) -> int:
+        return int(self.size_mu.shape[0])
+
+    def subset(self, idx: np.ndarray) -> LogNormalSize:
+        return _draw_subset(self, idx)
+
+    def sample(self, rng: np.random.Generator, d: int, seg: np.ndarray) -> np.ndarray:
+        """One contract value per deal of segments ``seg`` in draw ``d``."""
+        z = rng.standard_normal(len(seg))
+        return np.exp(self.size_mu[d][seg] + self.size_sigma[d][seg] * z)
+
+    def mean(self) -> np.ndarray:
+        """Mean contract value (D, S)."""
+        return np.exp(self.size_mu + self.size_sigma**2 / 2)
+
+    def median(self) -> np.ndarray:
+        return np.exp(self.size_mu)
+
+
+@dataclass(frozen=True)
+class EmpiricalSize:
+    """Won contract values as a quantile function per draw and segment (no fixed shape).
+
+    Each draw's distribution is a Bayesian bootstrap of the segment's won amounts, mixed
+    (Dirichlet process) with the pooled amounts of every segment rescaled to the segment,
+    so a small segment borrows shape from the others (see
+    :mod:`targetsim.model.components.empirical_size`). It is stored as ``K`` equally likely
+    values (the means of ``K`` slices of probability ``1/K``), which keeps each draw's mean
+    exact and list prices as atoms.
+
+    Attributes
+    ----------
+    slices : ndarray, shape (D, S, K)
+        Sorted slice means.
+    """
+
+    slices: np.ndarray
+
+    @property
+    def n_draws(self) -> int:
+        return int(self.slices.shape[0])
+
+    def subset(self, idx: np.ndarray) -> EmpiricalSize:
+        return _draw_subset(self, idx)
+
+    def sample(self, rng: np.random.Generator, d: int, seg: np.ndarray) -> np.ndarray:
+        k = self.slices.shape[2]
+        return self.slices[d][seg, rng.integers(0, k, size=len(seg))]
+
+    def mean(self) -> np.ndarray:
+        return self.slices.mean(axis=2)
+
+    def median(self) -> np.ndarray:
+        return np.median(self.slices, axis=2)
+
+
+SizeDraws = EmpiricalSize | LogNormalSize
 
 
 @dataclass(frozen=True)
 class FunnelParams:
-    """Funnel parameters for ``n_draws`` posterior draws.
+    """The sales process of ``n_draws`` posterior draws.
 
     Attributes
     ----------
     segments : tuple of str
         Segment names (axis ``S``).
-    p_win, p_lost : ndarray, shape (D, S)
-        Eventual probabilities of winning and losing; ``p_stall = 1 - p_win - p_lost``.
-    won_mu, won_sigma, lost_mu, lost_sigma : ndarray, shape (D, S)
-        Log-normal parameters of days from creation to win / loss.
-    size_mu, size_sigma : ndarray, shape (D, S)
-        Log-normal parameters of a won deal's contract value.
-    arrival_log_rate, arrival_trend : ndarray, shape (D, S)
-        Log mean arrivals per month at the month of ``as_of`` and its slope per month.
-    season : ndarray, shape (D, 12)
-        Additive log effect of each calendar month (January first); zeros = no seasonality.
-    arrival_alpha : ndarray, shape (D, S)
-        Negative-binomial dispersion (variance = mean + mean**2 / alpha); ``inf`` = Poisson.
+    outcome : HazardOutcome or LogNormalOutcome
+        Fate and timing of deals (owner effects included).
+    size : EmpiricalSize or LogNormalSize
+        Won contract values.
+    arrivals : ArrivalDraws
+        New opportunities per month.
     owners : tuple of str
         Owner names (axis ``O``), empty when the data has none.
-    owner_effect : ndarray, shape (D, O)
-        Additive logit shift of an owner's win probability.
     owner_share : ndarray, shape (S, O)
         Share of a segment's new opportunities each owner receives (rows sum to 1 when
         owners exist), from the history.
     as_of : str
         ISO date of the data's as-of date; month 0 of the arrival clock.
-    stale_after_days : float
-        An open deal older than this (days since creation) is abandoned: it never closes.
-        ``inf`` (default): no such rule.
     """
 
     segments: tuple[str, ...]
-    p_win: np.ndarray
-    p_lost: np.ndarray
-    won_mu: np.ndarray
-    won_sigma: np.ndarray
-    lost_mu: np.ndarray
-    lost_sigma: np.ndarray
-    size_mu: np.ndarray
-    size_sigma: np.ndarray
-    arrival_log_rate: np.ndarray
-    arrival_trend: np.ndarray
-    season: np.ndarray
-    arrival_alpha: np.ndarray
+    outcome: OutcomeDraws
+    size: SizeDraws
+    arrivals: ArrivalDraws
     owners: tuple[str, ...] = ()
-    owner_effect: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     owner_share: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     as_of: str = "1970-01-01"
-    stale_after_days: float = np.inf
+
+    def __post_init__(self) -> None:
+        n = {self.outcome.n_draws, self.size.n_draws, self.arrivals.n_draws}
+        if len(n) != 1:
+            raise ConfigError(f"components disagree on the number of draws: {sorted(n)}")
 
     @property
     def n_draws(self) -> int:
-        return int(self.p_win.shape[0])
+        return self.outcome.n_draws
+
+    @property
+    def owner_effect(self) -> np.ndarray:
+        """Owner effects (D, O) of the outcome component."""
+        return self.outcome.owner_effect
+
+    @property
+    def p_win(self) -> np.ndarray:
+        """Eventual win probability of a new deal (D, S), no owner effect."""
+        return self.outcome.eventual()[0]
+
+    @property
+    def p_lost(self) -> np.ndarray:
+        return self.outcome.eventual()[1]
 
     @property
     def p_stall(self) -> np.ndarray:
-        return np.clip(1.0 - self.p_win - self.p_lost, 0.0, 1.0)
-
-    def win_prob(self, segment_idx: np.ndarray, owner_idx: np.ndarray | None = None) -> np.ndarray:
-        """Eventual win probability per draw for deals of given segments (and owners).
-
-        ``owner_idx`` of -1 means no owner (no effect).
-        """
-        p = self.p_win[:, segment_idx]
-        if owner_idx is None or len(self.owners) == 0:
-            return p
-        eff = np.where(owner_idx >= 0, self.owner_effect[:, np.maximum(owner_idx, 0)], 0.0)
-        return expit(logit(np.clip(p, 1e-12, 1 - 1e-12)) + eff)
+        return self.outcome.eventual()[2]
 
     def subset(self, draws: np.ndarray) -> FunnelParams:
-        """The same parameters restricted to the given draw indices."""
-        kw = {}
-        n = self.n_draws
-        for name in self.__dataclass_fields__:
-            v = getattr(self, name)
-            # owner_share has no draw axis; owner_effect is (0, 0) when there are no owners
-            if isinstance(v, np.ndarray) and name != "owner_share" and v.ndim >= 1:
-                if v.shape[0] == n:
-                    v = v[draws]
-            kw[name] = v
-        return FunnelParams(**kw)
+        """The same process restricted to the given draw indices."""
+        idx = np.asarray(draws)
+        return replace(
+            self,
+            outcome=self.outcome.subset(idx),
+            size=self.size.subset(idx),
+            arrivals=self.arrivals.subset(idx),
+        )
+
+    def first(self, k: int) -> FunnelParams:
+        """The first ``k`` draws (all of them when there are fewer)."""
+        return self.subset(np.arange(min(self.n_draws, k)))
 
     @classmethod
     def constant(
@@ -130,8 +263,9 @@ class FunnelParams:
         arrival_alpha: float = np.inf,
         n_draws: int = 1,
         as_of: str = "2026-12-31",
+        months: int = 121,
     ) -> FunnelParams:
-        """Known parameters repeated over ``n_draws`` draws (for tests and examples)."""
+        """Known log-normal parameters repeated over ``n_draws`` draws (tests, examples)."""
         s = len(segments)
 
         def arr(x: float | list[float]) -> np.ndarray:
@@ -139,19 +273,28 @@ class FunnelParams:
 
         pw = arr(p_win)
         pl = 1.0 - pw if p_lost is None else arr(p_lost)
-        return cls(
-            segments=tuple(segments),
+        outcome = LogNormalOutcome(
             p_win=pw,
             p_lost=pl,
             won_mu=np.log(arr(won_median_days)),
             won_sigma=arr(won_sigma),
             lost_mu=np.log(arr(lost_median_days)),
             lost_sigma=arr(lost_sigma),
-            size_mu=np.log(arr(size_median)),
-            size_sigma=arr(size_sigma),
-            arrival_log_rate=np.log(arr(arrivals_per_month)),
-            arrival_trend=np.zeros((n_draws, s)),
-            season=np.zeros((n_draws, 12)),
-            arrival_alpha=arr(arrival_alpha),
-            as_of=as_of,
+            owner_effect=np.zeros((n_draws, 0)),
         )
+        size = LogNormalSize(size_mu=np.log(arr(size_median)), size_sigma=arr(size_sigma))
+        arrivals = ArrivalDraws.from_trend(
+            np.log(arr(arrivals_per_month)), np.zeros((n_draws, s)), np.zeros((n_draws, 12)),
+            arr(arrival_alpha), 1, months,
+        )
+        return cls(tuple(segments), outcome, size, arrivals, as_of=as_of)
+
+
+__all__ = [
+    "ArrivalDraws",
+    "EmpiricalSize",
+    "FunnelParams",
+    "HazardOutcome",
+    "LogNormalOutcome",
+    "LogNormalSize",
+]

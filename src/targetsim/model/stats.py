@@ -13,7 +13,7 @@ introduces no approximation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,8 @@ from targetsim.errors import DataError
 
 #: Added to whole-day durations (see module docstring).
 DAY_OFFSET = 0.5
+#: Kinds of deal in :attr:`FunnelStats.deal_kind`.
+KIND_WON, KIND_LOST, KIND_OPEN = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,14 @@ class FunnelStats:
     n_deals : int
     max_closed_days : float
         Longest creation-to-close time of a won or lost deal (NaN when none closed).
+    deal_cell, deal_kind : ndarray of int, shape (N,)
+        Every deal's cell and kind (:data:`KIND_WON`, :data:`KIND_LOST`, :data:`KIND_OPEN`),
+        for components that need more than sums (the hazard bins).
+    deal_days : ndarray, shape (N,)
+        Creation to close (closed) or to ``as_of`` (open) in days + :data:`DAY_OFFSET`;
+        NaN when the creation date is unknown.
+    won_amounts : ndarray
+        Positive won amounts, with ``won_amount_segment`` their segment index.
     """
 
     segments: tuple[str, ...]
@@ -125,6 +135,11 @@ class FunnelStats:
     stages: StageStats | None
     n_deals: int
     max_closed_days: float = float("nan")
+    deal_cell: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    deal_kind: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    deal_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    won_amounts: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    won_amount_segment: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
 
     @property
     def n_groups(self) -> int:
@@ -213,6 +228,11 @@ def funnel_stats(funnel: FunnelData) -> FunnelStats:
         stages=_stage_stats(funnel, n_seg) if funnel.stages else None,
         n_deals=len(d),
         max_closed_days=float(closed_days.max()) if closed_days.size else float("nan"),
+        deal_cell=cell,
+        deal_kind=np.where(won, KIND_WON, np.where(lost, KIND_LOST, KIND_OPEN)),
+        deal_days=np.where(has_days, t, np.nan),
+        won_amounts=amount[pos],
+        won_amount_segment=seg[pos],
     )
 
 

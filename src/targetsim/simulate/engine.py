@@ -28,7 +28,7 @@ from targetsim.simulate.sampling import (
     Multipliers,
     Pipeline,
     encode_pipeline,
-    open_stats,
+    prepare_open,
     sample_deals,
 )
 from targetsim.simulate.scenario import Scenario
@@ -36,8 +36,6 @@ from targetsim.simulate.tally import tally
 from targetsim.simulate.timeline import Timeline, make_timeline
 
 ENGINES = ("auto", "des", "fast")
-#: Draws whose open-pipeline statistics are computed together (bounds the memory used).
-_BLOCK = 64
 _SEG_VARS = (
     "bookings", "deals_won", "deals_lost", "new_opportunities", "went_cold",
     "open_count", "open_value",
@@ -70,16 +68,14 @@ def run_chunk(
     n_seg, n_own = len(params.segments), len(params.owners)
     mults = [Multipliers.of(sc, params.segments) for sc in scenarios]
     rows: list[list[dict[str, np.ndarray]]] = []
-    stats = None
     grid = timeline.arrival_pieces()
     for j, g in enumerate(draw_ids):
-        if j % _BLOCK == 0:  # open-pipeline statistics of a block of draws in one go
-            stats = open_stats(params, pipeline, slice(j, j + _BLOCK))
+        open_prep = prepare_open(params, j, pipeline)  # the same for every scenario
         row = []
         for k, sc in enumerate(scenarios):
             rng_deals, rng_cap = draw_streams(random_seed, int(g))
             deals = sample_deals(
-                params, j, pipeline, mults[k], timeline, rng_deals, stats, j % _BLOCK, grid
+                params, j, pipeline, mults[k], timeline, rng_deals, open_prep, grid
             )
             if engine == "fast":
                 t_close, fate, cap = run_fast(deals, mults[k], timeline)
@@ -252,17 +248,6 @@ def simulate(
     return _dataset(result, params, scenarios, timeline, used, random_seed, __version__)
 
 
-def _subset(params: FunnelParams, draws: np.ndarray) -> FunnelParams:
-    """``params`` restricted to ``draws`` (also when there are no owners: empty owner arrays)."""
-    kw = {}
-    for name in params.__dataclass_fields__:
-        v = getattr(params, name)
-        if isinstance(v, np.ndarray) and name != "owner_share" and v.ndim >= 1 and v.shape[0]:
-            v = v[draws]
-        kw[name] = v
-    return FunnelParams(**kw)
-
-
 def _run_distributed(params, args, workers, scheduler, bar, task) -> dict[str, np.ndarray]:
     """Chunks of draws on a dask.distributed cluster, reassembled in draw order."""
     from dask.distributed import Client, LocalCluster, as_completed
@@ -278,7 +263,7 @@ def _run_distributed(params, args, workers, scheduler, bar, task) -> dict[str, n
     client = Client(scheduler if scheduler is not None else cluster)
     try:
         futures = {
-            client.submit(run_chunk, _subset(params, c), c.tolist(), *args, pure=False): i
+            client.submit(run_chunk, params.subset(c), c.tolist(), *args, pure=False): i
             for i, c in enumerate(chunks)
         }
         parts: dict[int, dict[str, np.ndarray]] = {}

@@ -1,22 +1,20 @@
 """What happens to each deal in one posterior draw: pure statistics shared by both engines.
 
-Outcomes follow :class:`~targetsim.model.params.FunnelParams` (competing outcomes won / lost /
-stalled with log-normal times to win and to loss).
+Outcomes and timing come from the draw's outcome component
+(:mod:`targetsim.model.outcomes`), contract values from its size component and new
+opportunities from its arrival paths (:class:`~targetsim.model.params.FunnelParams`).
 
-**Open pipeline.** A deal still open at age ``a`` has the conditional outcome probabilities
-``P(win | a) ∝ q_win·S_won(a)``, ``P(lost | a) ∝ q_lost·S_lost(a)``, ``P(stall | a) ∝ q_stall``
-where ``S`` is the log-normal survival function and ``q`` the eventual probabilities of its
-segment and owner (:func:`conditional_outcome`). A deal far older than the bulk of won cycles
-therefore has a near-zero chance to win. Its remaining time is drawn from the log-normal
-truncated at ``a`` by inverse CDF on the conditional (:func:`remaining_time`). A missing
-amount is drawn from the segment's deal-size distribution. The deal's ``stage`` is not used:
-:class:`~targetsim.model.params.FunnelParams` carries no per-stage parameters, so age is the
+**Open pipeline.** A deal still open at age ``a`` wins, is lost or stalls with the
+component's probabilities *conditional on being open at ``a``*, and its remaining time is
+drawn from the time-to-close distribution beyond ``a``; a deal older than anything that
+ever closed never closes. A missing amount is drawn from the segment's deal sizes. The
+deal's ``stage`` is not used: the components carry no per-stage parameters, so age is the
 only evidence the simulator conditions on.
 
 **New opportunities.** Per calendar month, NegativeBinomial (Poisson when ``alpha = inf``)
-counts with the fitted mean × ``lead_volume``, spread uniformly within the month; the owner
-is drawn from ``owner_share`` and shifts the win probability by ``owner_effect``. Between
-``as_of`` and the horizon start the fitted rate applies without the scenario's lead volume.
+counts around the draw's arrival path × ``lead_volume``, spread uniformly within the month;
+the owner is drawn from ``owner_share``. Between ``as_of`` and the horizon start the path
+applies without the scenario's lead volume.
 
 **Scenario multipliers.** ``win_rate`` multiplies the win probability (capped at 1; lost and
 stall share the rest in their original ratio), ``deal_size`` the values, ``cycle_length`` the
@@ -25,8 +23,8 @@ and to the open pipeline's remaining chance, time and value alike.
 
 **Slots (capacity engine only).** A won or lost deal holds a rep's slot for its whole
 (remaining) cycle. A stalled deal never closes: it stays open in the counts, but releases its
-slot after the 95th percentile of its segment's won cycle (:data:`STALL_QUANTILE`) counted
-from creation (an open deal older than that holds no slot at all).
+slot after the 95th percentile of its segment's won cycle counted from creation (an open deal
+older than that holds no slot at all).
 """
 
 from __future__ import annotations
@@ -35,140 +33,26 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import expit, log_ndtr, logit, ndtri
 
 from targetsim.errors import DataError
+from targetsim.model.outcomes import LOST, STALL, STALL_QUANTILE, WON, scale_win
 from targetsim.model.params import FunnelParams
 from targetsim.simulate.scenario import Scenario
 from targetsim.simulate.timeline import Timeline
 
-WON, LOST, STALL = 0, 1, 2
-#: Quantile of the won-cycle distribution after which a stalled deal frees its slot.
-STALL_QUANTILE = 0.95
-_Z_STALL = float(ndtri(STALL_QUANTILE))
-
-
-def log_survival(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    """``log P(T > x)`` for ``T ~ LogNormal(mu, sigma)`` (0 for ``x <= 0``)."""
-    x = np.asarray(x, dtype=float)
-    with np.errstate(divide="ignore"):
-        z = (np.log(np.maximum(x, 1e-300)) - mu) / sigma
-    return np.where(x > 0, log_ndtr(-z), 0.0)
-
-
-def conditional_outcome(
-    q_win: np.ndarray,
-    q_lost: np.ndarray,
-    q_stall: np.ndarray,
-    age: np.ndarray,
-    won_mu: np.ndarray,
-    won_sigma: np.ndarray,
-    lost_mu: np.ndarray,
-    lost_sigma: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Outcome probabilities of a deal known to be still open at ``age`` days.
-
-    Returns
-    -------
-    (p_win, p_lost, p_stall) : tuple of ndarray
-        ``∝ (q_win·S_won(age), q_lost·S_lost(age), q_stall)``, normalised; computed in log
-        space so that very old deals do not underflow to 0/0.
-    """
-    return _conditional(
-        q_win, q_lost, q_stall,
-        log_survival(age, won_mu, won_sigma), log_survival(age, lost_mu, lost_sigma),
-    )
-
-
-def _conditional(q_win, q_lost, q_stall, log_s_won, log_s_lost):
-    with np.errstate(divide="ignore"):
-        lw = np.log(q_win) + log_s_won
-        ll = np.log(q_lost) + log_s_lost
-        ls = np.log(q_stall) + np.zeros_like(lw)
-    top = np.maximum(np.maximum(lw, ll), ls)
-    w, lo, s = np.exp(lw - top), np.exp(ll - top), np.exp(ls - top)
-    z = w + lo + s
-    return w / z, lo / z, s / z
-
-
-def _eventual(params: FunnelParams, draws, seg: np.ndarray, owner: np.ndarray):
-    """Eventual (win, lost, stall) probabilities of deals, with the owner's logit shift."""
-    q_w = params.p_win[draws][..., seg]
-    if len(params.owners):
-        eff = np.where(owner >= 0, params.owner_effect[draws][..., np.maximum(owner, 0)], 0.0)
-        q_w = expit(logit(np.clip(q_w, 1e-12, 1 - 1e-12)) + eff)
-    pl, ps = params.p_lost[draws][..., seg], params.p_stall[draws][..., seg]
-    denom = pl + ps
-    with np.errstate(divide="ignore", invalid="ignore"):
-        frac_l = np.where(denom > 0, pl / denom, 1.0)
-    return q_w, (1 - q_w) * frac_l, (1 - q_w) * (1 - frac_l)
-
-
-@dataclass(frozen=True)
-class OpenStats:
-    """Open-pipeline quantities that depend only on the draw, computed for many draws at once.
-
-    Attributes
-    ----------
-    p_win, p_lost, p_stall : ndarray, shape (D, N)
-        Conditional outcome probabilities given the age (before scenario multipliers).
-    log_s_won, log_s_lost : ndarray, shape (D, N)
-        Log survival of the won / lost cycle at the age (for the truncated remaining time).
-    """
-
-    p_win: np.ndarray
-    p_lost: np.ndarray
-    p_stall: np.ndarray
-    log_s_won: np.ndarray
-    log_s_lost: np.ndarray
-
-
-def open_stats(params: FunnelParams, pipeline: Pipeline, draws=slice(None)) -> OpenStats:
-    """:class:`OpenStats` of ``pipeline`` for the given draws of ``params``."""
-    seg, age = pipeline.segment, pipeline.age
-    q = _eventual(params, draws, seg, pipeline.owner)
-    lsw = log_survival(age, params.won_mu[draws][..., seg], params.won_sigma[draws][..., seg])
-    lsl = log_survival(age, params.lost_mu[draws][..., seg], params.lost_sigma[draws][..., seg])
-    p_win, p_lost, p_stall = _conditional(*q, lsw, lsl)
-    # Abandoned deals (older than the fit's stale age) never close, whatever the cycle's
-    # tail would say: the fit explained them by the stall branch alone.
-    stale = np.broadcast_to(age > params.stale_after_days, p_win.shape)
-    p_win, p_lost = np.where(stale, 0.0, p_win), np.where(stale, 0.0, p_lost)
-    p_stall = np.where(stale, 1.0, p_stall)
-    return OpenStats(p_win, p_lost, p_stall, lsw, lsl)
-
-
-def scale_win(
-    p_win: np.ndarray, p_lost: np.ndarray, p_stall: np.ndarray, factor: np.ndarray | float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Multiply the win probability by ``factor`` (capped at 1); lost and stall share the rest."""
-    new = np.minimum(1.0, p_win * factor)
-    rest_old = p_lost + p_stall
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = np.where(rest_old > 0, (1.0 - new) / rest_old, 0.0)
-    lost = np.where(rest_old > 0, p_lost * k, 1.0 - new)
-    return new, lost, np.where(rest_old > 0, p_stall * k, 0.0)
-
-
-def remaining_time(
-    u: np.ndarray,
-    age: np.ndarray,
-    mu: np.ndarray,
-    sigma: np.ndarray,
-    log_s_age: np.ndarray | None = None,
-) -> np.ndarray:
-    """Remaining days ``T - age`` with ``T ~ LogNormal(mu, sigma)`` conditional on ``T > age``.
-
-    Inverse CDF on the conditional, written on the survival scale (``S(T) = u·S(age)``) so
-    that ages deep in the tail stay accurate. ``u`` are uniforms on (0, 1); ``log_s_age``
-    (``log S(age)``) may be given when already known.
-    """
-    if log_s_age is None:
-        log_s_age = log_survival(age, mu, sigma)
-    log_s = log_s_age + np.log(u)
-    v = np.exp(np.maximum(log_s, -700.0))
-    total = np.exp(mu - sigma * ndtri(v))
-    return np.maximum(total - age, 0.0)
+__all__ = [
+    "LOST",
+    "STALL",
+    "STALL_QUANTILE",
+    "WON",
+    "Deals",
+    "Multipliers",
+    "Pipeline",
+    "encode_pipeline",
+    "prepare_open",
+    "sample_deals",
+    "scale_win",
+]
 
 
 @dataclass(frozen=True)
@@ -286,6 +170,11 @@ def _arrivals(
     return rng.poisson(rate)
 
 
+def prepare_open(params: FunnelParams, d: int, pipeline: Pipeline) -> dict:
+    """The open pipeline's conditional outcome tables in draw ``d`` (shared by scenarios)."""
+    return params.outcome.prepare(d, pipeline.segment, pipeline.owner, pipeline.age)
+
+
 def sample_deals(
     params: FunnelParams,
     d: int,
@@ -293,33 +182,25 @@ def sample_deals(
     mult: Multipliers,
     timeline: Timeline,
     rng: np.random.Generator,
-    stats: OpenStats | None = None,
-    row: int = 0,
+    open_prep: dict | None = None,
     grid: dict[str, np.ndarray] | None = None,
 ) -> Deals:
     """Draw every deal of posterior draw ``d`` under one scenario (see the module docstring).
 
-    ``stats`` (row ``row``) are the draw's :class:`OpenStats` and ``grid`` the timeline's
+    ``open_prep`` is :func:`prepare_open` of the draw and ``grid`` the timeline's
     :meth:`~targetsim.simulate.timeline.Timeline.arrival_pieces`, when precomputed.
     """
     n_seg = len(params.segments)
-    won_mu, won_sd = params.won_mu[d], params.won_sigma[d]
-    lost_mu, lost_sd = params.lost_mu[d], params.lost_sigma[d]
-    size_mu, size_sd = params.size_mu[d], params.size_sigma[d]
-    stall_hold = np.exp(won_mu + _Z_STALL * won_sd)
+    outcome = params.outcome
 
-    # New opportunities: pieces of [0, horizon start) at the fitted rate, then horizon months.
+    # New opportunities: pieces of [0, horizon start) at the draw's rate, then the horizon.
     if grid is None:
         grid = timeline.arrival_pieces()
     lo_a, hi_a, in_h = grid["lo"], grid["hi"], grid["in_horizon"]
-    log_mean = (
-        params.arrival_log_rate[d][:, None]
-        + params.arrival_trend[d][:, None] * grid["m"][None, :]
-        + params.season[d][grid["moy"] - 1][None, :]
-    )
+    log_mean = params.arrivals.log_mean(grid["m"].astype(int), d)
     lead = np.where(in_h[None, :], mult.lead_volume[:, None], 1.0)
     mean = np.exp(log_mean) * grid["share"][None, :] * lead
-    counts = _arrivals(rng, mean, np.asarray(params.arrival_alpha[d])[:, None])  # (S, P)
+    counts = _arrivals(rng, mean, np.asarray(params.arrivals.alpha[d])[:, None])  # (S, P)
     flat = counts.ravel()
     seg_new = np.repeat(np.repeat(np.arange(n_seg), len(lo_a)), flat)
     piece = np.repeat(np.tile(np.arange(len(lo_a)), n_seg), flat)
@@ -340,35 +221,19 @@ def sample_deals(
     owner = np.concatenate([pipeline.owner, owner_new]).astype(int)
     n_open = pipeline.size
 
-    # Open deals: probabilities conditional on their age (precomputed for many draws at
-    # once when the caller has them); new deals start at age 0 (no conditioning).
-    if stats is None:
-        stats, row = open_stats(params, pipeline, [d]), 0
-    o = slice(0, n_open)
-    q_new = _eventual(params, d, seg_new, owner_new)
-    pw = np.concatenate([stats.p_win[row], q_new[0]])
-    pl = np.concatenate([stats.p_lost[row], q_new[1]])
-    ps = np.concatenate([stats.p_stall[row], q_new[2]])
-    pw, pl, ps = scale_win(pw, pl, ps, mult.win_rate[seg])
-    u = rng.random(len(seg))
-    outcome = np.where(u < pw, WON, np.where(u < pw + pl, LOST, STALL))
+    # Fates: the open pipeline conditional on its ages, new deals from age 0.
+    if open_prep is None:
+        open_prep = prepare_open(params, d, pipeline)
+    new_prep = outcome.prepare(d, seg_new, owner_new, np.zeros(n_new))
+    o_out, o_rem, o_hold = outcome.sample(rng, open_prep, mult.win_rate[pipeline.segment])
+    n_out, n_rem, n_hold = outcome.sample(rng, new_prep, mult.win_rate[seg_new])
+    fate = np.concatenate([o_out, n_out]).astype(int)
+    duration = np.concatenate([o_rem, n_rem])
+    hold = np.concatenate([o_hold, n_hold])
 
-    is_won = outcome == WON
-    mu = np.where(is_won, won_mu[seg], lost_mu[seg])
-    sd = np.where(is_won, won_sd[seg], lost_sd[seg])
-    duration = np.empty(len(seg))
-    log_s_age = np.where(is_won[o], stats.log_s_won[row], stats.log_s_lost[row])
-    duration[o] = remaining_time(rng.random(n_open), pipeline.age, mu[o], sd[o], log_s_age)
-    duration[n_open:] = np.exp(mu[n_open:] + sd[n_open:] * rng.standard_normal(n_new))
-    stall = outcome == STALL
-    duration[stall] = np.inf
-    hold = duration.copy()
-    age_all = np.concatenate([pipeline.age, np.zeros(n_new)])
-    hold[stall] = np.maximum(stall_hold[seg[stall]] - age_all[stall], 0.0)
-
-    drawn = np.exp(size_mu[seg] + size_sd[seg] * rng.standard_normal(len(seg)))
+    drawn = params.size.sample(rng, d, seg)
     known = np.concatenate([pipeline.amount, np.full(n_new, np.nan)])
     value = np.where(np.isfinite(known), known, drawn) * mult.deal_size[seg]
 
     created = np.concatenate([np.zeros(n_open), created_new])
-    return Deals(seg, owner, created, outcome, duration, hold, value, n_open)
+    return Deals(seg, owner, created, fate, duration, hold, value, n_open)
