@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -152,7 +150,7 @@ def test_backtest_with_targetsim_simulator_from_true_parameters_is_calibrated():
     from targetsim.synthetic import generate_crm, opportunities_from_frame
     from targetsim.track.backtest import params_forecaster
 
-    truth = replace(TRUTH, as_of="2026-12-31")
+    truth = TRUTH
     frame = generate_crm(truth, history_months=36, random_seed=8)
     opps = opportunities_from_frame(frame, truth.as_of)
     many = FunnelParams.constant(

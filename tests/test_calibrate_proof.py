@@ -67,9 +67,9 @@ def true_fy_bookings(
     for j, seg in enumerate(truth.segments):
         pw, pl = truth.p_win[0, j], truth.p_lost[0, j]
         ps = 1.0 - pw - pl
-        wmu, wsd = truth.won_mu[0, j], truth.won_sigma[0, j]
-        lmu, lsd = truth.lost_mu[0, j], truth.lost_sigma[0, j]
-        smu, ssd = truth.size_mu[0, j], truth.size_sigma[0, j]
+        wmu, wsd = truth.outcome.won_mu[0, j], truth.outcome.won_sigma[0, j]
+        lmu, lsd = truth.outcome.lost_mu[0, j], truth.outcome.lost_sigma[0, j]
+        smu, ssd = truth.size.size_mu[0, j], truth.size.size_sigma[0, j]
         total = np.zeros(n_rep)
 
         # Open deals: outcome given still open at age a, remaining time truncated at a + 1.
@@ -88,7 +88,7 @@ def true_fy_bookings(
         total += np.sum(win * (day >= start_day) * (day <= end_day) * value, axis=1)
 
         # New deals, month by month over the horizon.
-        rate = np.exp(truth.arrival_log_rate[0, j])
+        rate = np.exp(truth.arrivals.log_mean(np.array([0]))[0, j, 0])
         for month in pd.date_range(H_START, periods=12, freq="MS"):
             n = rng.poisson(rate, n_rep)
             rep = np.repeat(np.arange(n_rep), n)
@@ -139,14 +139,14 @@ def test_truth_simulation_matches_the_closed_form_mean_without_open_deals() -> N
     empty = pd.DataFrame(columns=["segment", "age_days", "amount"])
     sims = true_fy_bookings(truth, empty, n_rep=3000, seed=1)
     for j, seg in enumerate(SEGMENTS):
-        rate = float(np.exp(truth.arrival_log_rate[0, j]))
+        rate = float(np.exp(truth.arrivals.log_mean(np.array([0]))[0, j, 0]))
         pw = truth.p_win[0, j]
-        mean_size = float(np.exp(truth.size_mu[0, j] + truth.size_sigma[0, j] ** 2 / 2))
+        mean_size = float(np.exp(truth.size.size_mu[0, j] + truth.size.size_sigma[0, j] ** 2 / 2))
         # A deal created uniformly in the 365-day year closes within it with probability
         # E[(365 - floor(T))+ / 365] for T ~ LogNormal(won_mu, won_sigma).
         t = np.arange(0, 366)
-        pmf = np.diff(stats.lognorm.cdf(np.append(t, 366), truth.won_sigma[0, j],
-                                        scale=np.exp(truth.won_mu[0, j])))
+        pmf = np.diff(stats.lognorm.cdf(np.append(t, 366), truth.outcome.won_sigma[0, j],
+                                        scale=np.exp(truth.outcome.won_mu[0, j])))
         p_in = float(np.sum(pmf * np.maximum(365 - t, 0) / 365))
         expected = 12 * rate * pw * p_in * mean_size
         se = sims[seg].std() / np.sqrt(sims[seg].size)

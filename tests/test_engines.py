@@ -27,11 +27,14 @@ def params(n_draws: int) -> FunnelParams:
     )
     # Posterior-like spread between draws, so that draws are not exchangeable copies.
     rng = np.random.default_rng(0)
-    return FunnelParams(**{
-        **{f: getattr(p, f) for f in p.__dataclass_fields__},
-        "p_win": np.clip(p.p_win + rng.normal(0, 0.03, p.p_win.shape), 0.05, 0.6),
-        "arrival_log_rate": p.arrival_log_rate + rng.normal(0, 0.1, p.arrival_log_rate.shape),
-    })
+    o = p.outcome
+    return FunnelParams.lognormal(
+        SEGS, p_win=np.clip(o.p_win + rng.normal(0, 0.03, o.p_win.shape), 0.05, 0.6),
+        p_lost=o.p_lost, won_mu=o.won_mu, won_sigma=o.won_sigma, lost_mu=o.lost_mu,
+        lost_sigma=o.lost_sigma, size_mu=p.size.size_mu, size_sigma=p.size.size_sigma,
+        arrival_log_rate=np.log([25.0, 12.0]) + rng.normal(0, 0.1, o.p_win.shape),
+        arrival_alpha=20.0, as_of=p.as_of,
+    )
 
 
 def pipeline() -> pd.DataFrame:

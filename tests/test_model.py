@@ -32,7 +32,6 @@ from targetsim.model import (
     write_fit_outputs,
 )
 from targetsim.model.params import FunnelParams
-from targetsim.model.posterior import derive
 from targetsim.model.stats import funnel_stats, history_table
 from targetsim.synthetic import synthetic_funnel
 
@@ -101,29 +100,64 @@ def test_history_table(funnel):
 
 
 # ---------------------------------------------------------------- likelihood = per-deal truth
-def test_likelihood_equals_per_deal_computation(funnel):
-    """The sufficient-statistic likelihood equals the per-deal competing-risk likelihood."""
+LEGACY = ModelConfig(cycle="lognormal", size="lognormal", arrivals="negbin")
+
+
+def _point(m, seed=0):
+    rng = np.random.default_rng(seed)
+    return {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in m.initial_point().items()}
+
+
+def test_hazard_likelihood_equals_per_deal_computation(funnel):
+    """The (segment, bin) sums give the per-deal piecewise-exponential competing risks."""
+    from targetsim.model.components.hazard import hazard_edges
+
     model = FunnelModel()
     m = model.build_model(funnel)
-    rng = np.random.default_rng(0)
-    point = {k: v + 0.3 * rng.standard_normal(v.shape) for k, v in m.initial_point().items()}
-    outs = m.replace_rvs_by_values([m["deals"], m["theta"], m["owner_effect"], m["step_params"]])
+    outs = m.replace_rvs_by_values([m["hz_deals"], m["hz_log_h"], m["owner_effect"]])
     fn = m.compile_fn(outs, inputs=m.value_vars, on_unused_input="ignore")
-    ll, theta, owner_eff, sp = fn(point)
-    names = model.layout.params
-    row = {n: i for i, n in enumerate(names)}
+    ll, log_h, owner_eff = fn(_point(m))
+    edges = hazard_edges(funnel_stats(funnel), ModelConfig())
+    assert edges[-1] == np.floor(funnel.deals.loc[funnel.deals["outcome"] != "open",
+                                                  "duration_days"].max() + 0.5) + 1
     d = funnel.deals
     seg = d["segment"].map({"A": 0, "B": 1}).to_numpy()
     own = d["owner"].map({o: i for i, o in enumerate(funnel.owners)}).to_numpy()
-    a = theta[row["win_logit"], seg] + owner_eff[own]
+    t = d["duration_days"].to_numpy() + 0.5
+    out = d["outcome"].to_numpy()
+    total = 0.0
+    for i in range(len(d)):  # one deal at a time, bin by bin: no sums shared with the model
+        hw = np.exp(log_h[0, seg[i]] + owner_eff[own[i]])
+        hl = np.exp(log_h[1, seg[i]])
+        for j in range(len(edges) - 1):
+            at_risk = min(max(t[i] - edges[j], 0.0), edges[j + 1] - edges[j])
+            total -= (hw[j] + hl[j]) * at_risk
+            if edges[j] <= t[i] < edges[j + 1]:
+                total += np.log(hw[j]) if out[i] == "won" else (
+                    np.log(hl[j]) if out[i] == "lost" else 0.0)
+    assert float(ll) == pytest.approx(total, rel=1e-9)
+
+
+def test_lognormal_likelihood_equals_per_deal_computation(funnel):
+    """The legacy components' sufficient statistics equal the per-deal likelihood."""
+    model = FunnelModel(LEGACY)
+    m = model.build_model(funnel)
+    outs = m.replace_rvs_by_values([
+        m["outcome_deals"], m["size_deals"], m["stage_deals"], m["outcome_theta"],
+        m["size_theta"], m["stage_theta"], m["owner_effect"], m["step_params"],
+    ])
+    fn = m.compile_fn(outs, inputs=m.value_vars, on_unused_input="ignore")
+    ll_o, ll_s, ll_st, theta, size_th, stage_th, owner_eff, sp = fn(_point(m))
+    d = funnel.deals
+    seg = d["segment"].map({"A": 0, "B": 1}).to_numpy()
+    own = d["owner"].map({o: i for i, o in enumerate(funnel.owners)}).to_numpy()
+    a = theta[0, seg] + owner_eff[own]
     pw = expit(a)
-    pl = (1 - pw) * expit(theta[row["lost_share_logit"], seg])
+    pl = (1 - pw) * expit(theta[1, seg])
     ps = 1 - pw - pl
     t = d["duration_days"].to_numpy() + 0.5
-    won_d = sps.lognorm(s=np.exp(theta[row["won_log_sigma"], seg]),
-                        scale=np.exp(theta[row["won_log_days"], seg]))
-    lost_d = sps.lognorm(s=np.exp(theta[row["lost_log_sigma"], seg]),
-                         scale=np.exp(theta[row["lost_log_days"], seg]))
+    won_d = sps.lognorm(s=np.exp(theta[3, seg]), scale=np.exp(theta[2, seg]))
+    lost_d = sps.lognorm(s=np.exp(theta[5, seg]), scale=np.exp(theta[4, seg]))
     out = d["outcome"].to_numpy()
     # Open deals older than the longest closed cycle are abandoned: stall branch only.
     longest = d.loc[d["outcome"] != "open", "duration_days"].max()
@@ -135,28 +169,31 @@ def test_likelihood_equals_per_deal_computation(funnel):
                  np.where(stale, np.log(ps),
                           np.log(pw * won_d.sf(t) + pl * lost_d.sf(t) + ps))),
     ).sum()
+    assert float(ll_o) == pytest.approx(per_deal, rel=1e-9)
     w = d["outcome"] == "won"
-    size_d = sps.lognorm(s=np.exp(theta[row["size_log_sigma"], seg[w]]),
-                         scale=np.exp(theta[row["size_log"], seg[w]]))
-    per_deal += size_d.logpdf(d.loc[w, "amount"].to_numpy()).sum()
+    size_d = sps.lognorm(s=np.exp(size_th[1, seg[w]]), scale=np.exp(size_th[0, seg[w]]))
+    assert float(ll_s) == pytest.approx(size_d.logpdf(d.loc[w, "amount"].to_numpy()).sum(),
+                                        rel=1e-9)
     # Funnel steps: the same competing risk per (step, segment).
+    rows = [str(r) for r in m.coords["stage_theta_param"]]
+    row = {n: i for i, n in enumerate(rows)}
     stp = funnel.stage_steps
     k = stp["step"].to_numpy(dtype=int)
     s2 = stp["segment"].map({"A": 0, "B": 1}).to_numpy()
-    c = theta[np.array([row[f"stage_logit:{x}"] for x in ("qualified", "won")])[k], s2]
-    mu = theta[np.array([row[f"stage_log_days:{x}"] for x in ("qualified", "won")])[k], s2]
+    c = stage_th[np.array([row[f"stage_logit:{x}"] for x in ("qualified", "won")])[k], s2]
+    mu = stage_th[np.array([row[f"stage_log_days:{x}"] for x in ("qualified", "won")])[k], s2]
     pc = expit(c)
     plk = (1 - pc) * expit(sp[0, k])
     conv_d = sps.lognorm(s=np.exp(sp[1, k]), scale=np.exp(mu))
     lost_k = sps.lognorm(s=np.exp(sp[3, k]), scale=np.exp(sp[2, k]))
     tt = stp["duration_days"].to_numpy(dtype=float) + 0.5
     o2 = stp["outcome"].to_numpy()
-    per_deal += np.where(
+    per_step = np.where(
         o2 == "converted", np.log(pc) + conv_d.logpdf(tt),
         np.where(o2 == "lost", np.log(plk) + lost_k.logpdf(tt),
                  np.log(pc * conv_d.sf(tt) + plk * lost_k.sf(tt) + (1 - pc - plk))),
     ).sum()
-    assert float(ll) == pytest.approx(per_deal, rel=1e-9)
+    assert float(ll_st) == pytest.approx(per_step, rel=1e-9)
 
 
 # ---------------------------------------------------------------- lifecycle and config
@@ -177,6 +214,7 @@ def test_config_is_declarative_and_hashed():
     cfg = ModelConfig()
     assert FunnelModel.default_model_config == cfg
     assert cfg.won_log_days.mu == pytest.approx(np.log(60.0))
+    assert (cfg.cycle, cfg.size, cfg.arrivals) == ("hazard", "empirical", "local_trend")
     other = ModelConfig.from_dict({"win_logit": {"mu": -1.0, "sigma": 1.0}})
     assert other.win_logit.mu == -1.0
     assert other.config_hash() != cfg.config_hash()
@@ -187,6 +225,9 @@ def test_config_is_declarative_and_hashed():
         ModelConfig.from_dict({"win_logit": {"mu": 0.0, "sigma": -1.0}})
     with pytest.raises(ConfigError, match="no_such_prior"):
         ModelConfig.from_dict({"no_such_prior": {"mu": 0.0}})
+    with pytest.raises(ConfigError, match="cycle"):
+        ModelConfig.from_dict({"cycle": "weibull"})
+    assert ModelConfig.from_dict({"cycle": "lognormal"}).config_hash() != cfg.config_hash()
 
 
 def test_parameterisation_follows_the_data():
@@ -195,14 +236,17 @@ def test_parameterisation_follows_the_data():
         ("A", "B", "C"), p_win=[0.2, 0.4, 0.6], won_median_days=[20.0, 60.0, 150.0],
         arrivals_per_month=[200.0, 200.0, 200.0],
     )
-    model = FunnelModel()
+    from targetsim.model.components.lognormal import OUTCOME_ROWS
+
+    model = FunnelModel(LEGACY)
     model.build_model(synthetic_funnel(het, random_seed=2))
-    row = {n: i for i, n in enumerate(model.layout.params)}
-    assert model.layout.centred[row["win_logit"]].all()
-    assert model.layout.centred[row["won_log_days"]].all()
+    row = {n: i for i, n in enumerate(OUTCOME_ROWS)}
+    mask = model.model["outcome_theta_centred"].get_value()
+    assert mask[row["win_logit"]].all()
+    assert mask[row["won_log_days"]].all()
     hom = FunnelParams.constant(("A", "B", "C"), p_win=0.4, arrivals_per_month=30.0)
     model.build_model(synthetic_funnel(hom, random_seed=2))
-    assert not model.layout.centred[row["won_log_days"]].any()
+    assert not model.model["outcome_theta_centred"].get_value()[row["won_log_days"]].any()
 
 
 def test_empty_data_is_a_data_error(funnel):
@@ -222,17 +266,16 @@ def test_summary_contract(mocked_fit, funnel):
     conv = s.loc[s["parameter"] == "conversion"]
     assert set(conv["stage"]) == {"qualified", "won"}
     assert (s["q05"] <= s["q50"]).all() and (s["q50"] <= s["q95"]).all()
-    # cycle_days_median is exp(won_mu), per draw.
-    d = derive(mocked_fit.idata.posterior)
-    med = float(np.exp(d["won_mu"].sel(segment="A")).median())
+    # cycle_days_median is the median time to a win among wins, per draw.
+    q = mocked_fit.params().outcome.won_quantile(0.5)[:, 0]
     got = s.loc[(s["segment"] == "A") & (s["parameter"] == "cycle_days_median"), "q50"]
-    assert got.iloc[0] == pytest.approx(med)
+    assert got.iloc[0] == pytest.approx(float(np.quantile(q, 0.5)))
 
 
 def test_params_maps_the_posterior(mocked_fit):
     p = mocked_fit.params()
     assert p.n_draws == 40 and p.segments == ("A", "B")
-    assert p.p_win.shape == (40, 2) and p.season.shape == (40, 12)
+    assert p.p_win.shape == (40, 2) and p.arrivals.log_rate.shape[:2] == (40, 2)
     assert np.all((p.p_win + p.p_lost) <= 1 + 1e-12)
     assert p.owners == mocked_fit.owners and p.owner_effect.shape == (40, 4)
     assert np.allclose(p.owner_share.sum(axis=1), 1.0)
@@ -290,24 +333,24 @@ def test_mocked_fit_is_seeded(funnel):
         ))
         a = fit_funnel(funnel, draws=10, chains=2, sampler="pymc", random_seed=5, progress=False)
         b = fit_funnel(funnel, draws=10, chains=2, sampler="pymc", random_seed=5, progress=False)
-    np.testing.assert_array_equal(a.idata.posterior["theta"], b.idata.posterior["theta"])
+    np.testing.assert_array_equal(a.idata.posterior["hz_curve"], b.idata.posterior["hz_curve"])
 
 
 def test_normal_survival_is_exact_far_into_the_tail():
     """The JAX-friendly survival matches scipy where open deals are old (z up to 30)."""
     import pytensor.tensor as pt
 
-    from targetsim.model.funnel_model import _normal_sf
+    from targetsim.model.components.common import normal_sf
 
     x = np.linspace(-8.0, 30.0, 2001)
-    got = _normal_sf(pt.constant(0.0), pt.constant(1.0), pt.constant(x)).eval()
+    got = normal_sf(pt.constant(0.0), pt.constant(1.0), pt.constant(x)).eval()
     want = sps.norm.sf(x)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-300)
 
 
 def test_between_segment_spread_recovers_a_known_spread():
     """DerSimonian-Laird: unbiased-ish tau from noisy estimates, 0 for pure noise."""
-    from targetsim.model.funnel_model import _between_sd
+    from targetsim.model.components.common import between_sd as _between_sd
 
     rng = np.random.default_rng(0)
     se = rng.uniform(0.05, 0.5, 400)
@@ -322,23 +365,23 @@ def test_between_segment_spread_recovers_a_known_spread():
 
 def test_short_history_leaves_trend_and_seasonality_out_of_the_graph(funnel):
     """Under 24 months of arrivals nothing but the prior would inform them: not sampled."""
-    model = FunnelModel()
+    model = FunnelModel(LEGACY)
     model.build_model(funnel)
     free = {v.name for v in model.model.free_RVs}
     assert "season_z" not in free and "season_scale" not in free
-    assert "arrival_trend" not in model.layout.params
+    assert "arrival_trend" not in model.model.coords["arrival_theta_param"]
     assert "arrival_trend" in model.model.named_vars  # still there for the simulator: 0
-    short = ModelConfig(trend_min_months=2, season_min_months=12)
+    short = LEGACY.model_copy(update={"trend_min_months": 2, "season_min_months": 12})
     model = FunnelModel(short)
     model.build_model(funnel)
     free = {v.name for v in model.model.free_RVs}
-    assert "arrival_trend" in model.layout.params
+    assert "arrival_trend" in model.model.coords["arrival_theta_param"]
     assert "season_z" in free
 
 
 def test_stale_rule_defaults_to_the_longest_closed_cycle(funnel):
     """Open deals older than any closed one only have the stall branch (and are flagged)."""
-    from targetsim.model.funnel_model import stale_after_days
+    from targetsim.model.components.lognormal import stale_after_days
 
     st = funnel_stats(funnel)
     d = funnel.deals
@@ -353,24 +396,29 @@ def test_stale_rule_defaults_to_the_longest_closed_cycle(funnel):
 
 def test_stale_open_deals_only_speak_for_the_stall_branch(funnel):
     """An abandoned deal's likelihood term is log p_stall, whatever the cycle parameters."""
-    cfg = ModelConfig(stale_after_days=10.0)
+    cfg = LEGACY.model_copy(update={"stale_after_days": 10.0})
     model = FunnelModel(cfg)
     model.build_model(funnel)
-    assert model.layout.stale_after_days == 10.0
-    alive = model.model["surv_alive"].get_value()
+    assert model.meta["stale_after_days"] == 10.0
+    alive = model.model["outcome_surv_alive"].get_value()
     assert 0 < alive.sum() < len(alive)  # young deals keep their survival terms
-    free = FunnelModel(ModelConfig(stale_after_days=None))
+    free = FunnelModel(LEGACY.model_copy(update={"stale_after_days": None}))
     free.build_model(funnel)
-    assert free.model["surv_alive"].get_value().all()
+    assert free.model["outcome_surv_alive"].get_value().all()
+    # The hazard component's last bin edge plays the same part.
+    from targetsim.model.components.hazard import hazard_edges
+
+    st = funnel_stats(funnel)
+    assert hazard_edges(st, ModelConfig(stale_after_days=90.0))[-1] == 90.0
 
 
 @pytest.mark.slow
-def test_one_segment_fit_integrates_the_mean_out_and_converges():
-    """No segment column: one segment, whose mean and spread are not identified apart."""
+def test_one_segment_fit_converges():
+    """No segment column: one segment, no segment deviations in the graph."""
     one = FunnelParams.constant(("all",), p_win=0.35, p_lost=0.45, arrivals_per_month=60.0)
     f = synthetic_funnel(one, random_seed=8)
-    fit = fit_funnel(f, draws=300, tune=300, random_seed=2, progress=False)
-    assert "hyper_mean" not in fit.idata.posterior
+    fit = fit_funnel(f, random_seed=2, progress=False)
+    assert "hz_shift_z" not in fit.idata.posterior
     assert fit.diagnostics.divergences == 0, fit.diagnostics.problems
     assert fit.diagnostics.rhat_max < 1.02
     s = fit.summary().set_index("parameter")
@@ -385,8 +433,11 @@ def test_real_nutpie_fit_is_reproducible_bit_for_bit():
     a = fit_funnel(f, draws=60, tune=60, chains=2, random_seed=11, progress=False)
     b = fit_funnel(f, draws=60, tune=60, chains=2, random_seed=11, progress=False)
     c = fit_funnel(f, draws=60, tune=60, chains=2, random_seed=12, progress=False)
-    np.testing.assert_array_equal(a.idata.posterior["theta"], b.idata.posterior["theta"])
-    assert not np.array_equal(a.idata.posterior["theta"], c.idata.posterior["theta"])
+    np.testing.assert_array_equal(a.idata.posterior["hz_log_h"], b.idata.posterior["hz_log_h"])
+    assert not np.array_equal(a.idata.posterior["hz_log_h"], c.idata.posterior["hz_log_h"])
+    pa, pb = a.params(50, random_seed=1), b.params(50, random_seed=1)
+    np.testing.assert_array_equal(pa.size.slices, pb.size.slices)
+    np.testing.assert_array_equal(pa.arrivals.log_rate, pb.arrivals.log_rate)
 
 
 # ---------------------------------------------------------------- diagnostics gate

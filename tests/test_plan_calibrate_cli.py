@@ -94,10 +94,13 @@ def test_exploding_posterior_arrivals_are_refused_not_simulated(tmp_path) -> Non
     from dataclasses import replace
 
     from targetsim.errors import ConvergenceError
+    from targetsim.model.params import ArrivalDraws
     from targetsim.plan import _check_arrivals
 
     params = FunnelParams.constant(("A",), p_win=0.3, arrivals_per_month=20, n_draws=3)
     _check_arrivals(params, 12, True, tmp_path)  # a sane funnel passes
-    wild = replace(params, arrival_trend=np.array([[0.0], [0.0], [2.0]]))
+    wild = replace(params, arrivals=ArrivalDraws.from_trend(
+        np.log(np.full((3, 1), 20.0)), np.array([[0.0], [0.0], [2.0]]), np.zeros((3, 12)),
+        np.full((3, 1), np.inf), 12, 40))
     with pytest.raises(ConvergenceError, match="new opportunities a month"):
         _check_arrivals(wild, 12, False, tmp_path)

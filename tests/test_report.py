@@ -280,8 +280,7 @@ class _Fit:
 def _fake_fit() -> _Fit:
     base = FunnelParams.constant(SEGMENTS, p_win=0.3, arrivals_per_month=30.0,
                                  size_median=10_000.0, size_sigma=0.5, n_draws=400)
-    known = dataclasses.replace(base, owners=OWNERS, owner_effect=np.zeros((400, 2)),
-                                owner_share=np.eye(2))
+    known = base.with_owners(OWNERS, np.zeros((400, 2)), np.eye(2))
     expected = 30 * 12 * 0.3 * 10_000.0 * np.exp(0.125)
     cols = ["level", "segment", "owner", "n_deals", "won", "lost", "open", "win_rate_closed",
             "median_won_cycle_days", "median_won_size", "bookings_last_365"]

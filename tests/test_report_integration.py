@@ -4,7 +4,6 @@ the calibrated targets at the plan's probability."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
@@ -34,8 +33,7 @@ def plan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     p = FunnelParams.constant(SEGMENTS, p_win=[0.3, 0.5], p_lost=[0.6, 0.4],
                               arrivals_per_month=[20, 40], size_median=[20_000, 3_000],
                               n_draws=n, as_of="2026-12-31")
-    p = dataclasses.replace(p, owners=OWNERS, owner_effect=np.zeros((n, 2)),
-                            owner_share=np.array([[0.7, 0.3], [0.2, 0.8]]))
+    p = p.with_owners(OWNERS, np.zeros((n, 2)), np.array([[0.7, 0.3], [0.2, 0.8]]))
     pipe = pd.DataFrame({"opportunity_id": ["a", "b"], "segment": list(SEGMENTS),
                          "owner": list(OWNERS), "age_days": [10.0, 40.0],
                          "amount": [5_000.0, 2_000.0], "stage": ["created", "created"]})

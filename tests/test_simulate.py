@@ -29,7 +29,6 @@ from targetsim.simulate.sampling import (
     STALL,
     WON,
     Multipliers,
-    conditional_outcome,
     encode_pipeline,
     sample_deals,
 )
@@ -37,6 +36,14 @@ from targetsim.simulate.scenario import parse_scenario
 from targetsim.simulate.timeline import make_timeline
 
 SEGS = ("A", "B")
+
+
+def conditional_outcome(q_win, q_lost, q_stall, age, won_mu, won_sigma, lost_mu, lost_sigma):
+    """Outcome shares of a deal open at ``age`` (scipy, independent of the package)."""
+    sw = stats.lognorm.sf(age, won_sigma, scale=np.exp(won_mu))
+    sl = stats.lognorm.sf(age, lost_sigma, scale=np.exp(lost_mu))
+    z = q_win * sw + q_lost * sl + q_stall
+    return q_win * sw / z, q_lost * sl / z, q_stall / z
 
 
 def params(n_draws=20, **kw) -> FunnelParams:
@@ -153,7 +160,8 @@ def test_long_horizon_wins_match_lambda_p_t():
     ds = simulate(p, None, months=months, random_seed=1, progress=False)
     won = ds.deals_won.sum("month").values.ravel()
     tl = make_timeline(p.as_of, None, months)
-    exact = expected_wins(p_win, lam, float(p.won_mu[0, 0]), float(p.won_sigma[0, 0]), tl)
+    o = p.outcome
+    exact = expected_wins(p_win, lam, float(o.won_mu[0, 0]), float(o.won_sigma[0, 0]), tl)
     assert exact == pytest.approx(lam * p_win * months, rel=0.03)  # λ·p·T, edge effect aside
     se = won.std(ddof=1) / np.sqrt(len(won))
     assert abs(won.mean() - exact) < 4 * se
@@ -190,10 +198,8 @@ def test_open_deal_win_probability_conditional_on_age():
 
 def test_abandoned_open_deals_never_close():
     """Older than ``stale_after_days``: stalled for sure; younger ones close as before."""
-    p = dataclasses.replace(
-        params(n_draws=1, won_median_days=60.0, won_sigma=1.5, lost_median_days=30.0),
-        stale_after_days=100.0,
-    )
+    p = params(n_draws=1, won_median_days=60.0, won_sigma=1.5, lost_median_days=30.0)
+    p = dataclasses.replace(p, outcome=dataclasses.replace(p.outcome, stale_after_days=100.0))
     tl = make_timeline(p.as_of, None, 12)
     mult = Multipliers.of(Scenario.baseline(), SEGS)
     for age, closes in ((101.0, False), (99.0, True)):
@@ -246,12 +252,8 @@ def test_cycle_length_stretches_time_inside_the_horizon_only():
 
 def test_owners_get_their_bookings_and_their_effect():
     p = params(n_draws=60, arrivals_per_month=[60.0, 60.0], p_win=0.3, p_lost=0.7)
-    p = dataclasses.replace(
-        p,
-        owners=("ann", "bob"),
-        owner_effect=np.tile([0.0, 2.0], (60, 1)),
-        owner_share=np.array([[0.5, 0.5], [0.5, 0.5]]),
-    )
+    p = p.with_owners(("ann", "bob"), np.tile([0.0, 2.0], (60, 1)),
+                      np.array([[0.5, 0.5], [0.5, 0.5]]))
     pipe = pipeline(10).assign(owner=["ann", "bob"] * 5)
     ds = simulate(p, pipe, random_seed=2, months=36, progress=False)
     assert ds.owner_bookings.dims == ("draw", "scenario", "owner", "month")
@@ -263,10 +265,7 @@ def test_owners_get_their_bookings_and_their_effect():
 
 
 def test_save_and_load_round_trip(tmp_path):
-    p = dataclasses.replace(
-        params(n_draws=5), owners=("ann",), owner_effect=np.zeros((5, 1)),
-        owner_share=np.ones((2, 1)),
-    )
+    p = params(n_draws=5).with_owners(("ann",), np.zeros((5, 1)), np.ones((2, 1)))
     ds = simulate(p, pipeline(), [load_scenario("hiring-freeze")], progress=False)
     path = save_projection(ds, tmp_path / "out" / "projection.nc")
     back = load_projection(path)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import expit, logit
 
 from targetsim.errors import ConfigError
 from targetsim.model.params import FunnelParams
@@ -52,7 +55,7 @@ def test_counts_and_medians_match_truth():
     for j, seg in enumerate(t.segments):
         d = df.loc[df["segment"] == seg]
         # Arrivals: Poisson with known monthly mean over 24 full months.
-        expected = 24 * np.exp(t.arrival_log_rate[0, j])
+        expected = 24 * np.exp(t.arrivals.log_mean(np.array([0]))[0, j, 0])
         assert abs(len(d) - expected) < 4 * np.sqrt(expected)
         # Deals older than 300 days have all closed unless stalled (lognormal tails ~0).
         old = d.loc[d["created_at"] < as_of - pd.Timedelta(days=300)]
@@ -63,11 +66,11 @@ def test_counts_and_medians_match_truth():
         assert abs(frac["open"] - t.p_stall[0, j]) < 4 * se
         won = old.loc[old["outcome"] == "won"]
         days = (won["closed_at"] - won["created_at"]).dt.days + 0.5
-        assert np.median(days) == pytest.approx(np.exp(t.won_mu[0, j]), rel=0.1)
+        assert np.median(days) == pytest.approx(np.exp(t.outcome.won_mu[0, j]), rel=0.1)
         lost = old.loc[old["outcome"] == "lost"]
         ldays = (lost["closed_at"] - lost["created_at"]).dt.days + 0.5
-        assert np.median(ldays) == pytest.approx(np.exp(t.lost_mu[0, j]), rel=0.1)
-        assert won["amount"].median() == pytest.approx(np.exp(t.size_mu[0, j]), rel=0.1)
+        assert np.median(ldays) == pytest.approx(np.exp(t.outcome.lost_mu[0, j]), rel=0.1)
+        assert won["amount"].median() == pytest.approx(np.exp(t.size.size_mu[0, j]), rel=0.1)
         # Recent deals are mostly still open: censoring is real.
         recent = d.loc[d["created_at"] > as_of - pd.Timedelta(days=20)]
         assert (recent["outcome"] == "open").mean() > 0.6
@@ -85,14 +88,15 @@ def test_no_losses_and_negative_binomial_overdispersion():
 def test_owners_receive_their_effect():
     segs = ("A",)
     base = FunnelParams.constant(segs, p_win=0.4, p_lost=0.4, arrivals_per_month=800.0)
-    truth = FunnelParams(
-        **{**base.__dict__, "owners": ("good", "bad"), "owner_effect": np.array([[1.0, -1.0]])}
+    truth = dataclasses.replace(
+        base, owners=("good", "bad"),
+        outcome=dataclasses.replace(base.outcome, owner_effect=np.array([[1.0, -1.0]])),
     )
     df = generate_crm(truth, history_months=24, owners_per_segment=2, random_seed=5)
     assert set(df["owner"]) == {"good", "bad"}
     old = df.loc[df["created_at"] < pd.Timestamp(truth.as_of) - pd.Timedelta(days=300)]
     rate = old.groupby("owner")["outcome"].apply(lambda s: (s == "won").mean())
-    expected = truth.win_prob(np.array([0, 0]), np.array([0, 1]))[0]
+    expected = expit(logit(0.4) + np.array([1.0, -1.0]))
     assert rate["good"] == pytest.approx(expected[0], abs=0.03)
     assert rate["bad"] == pytest.approx(expected[1], abs=0.03)
     with pytest.raises(ConfigError, match="owners_per_segment=3"):

@@ -11,19 +11,13 @@ import pytest
 from targetsim.errors import DataError
 from targetsim.model.params import FunnelParams
 from targetsim.track.track import rebase_params, to_month_end, track_targets
-from test_track_sim import TRUTH, generate_history, simulate_bins
+from test_track_sim import TRUTH, generate_history, simulate_bins, variant
 
 N_DRAWS = 2000
 
 
 def _truth(n_draws: int) -> FunnelParams:
-    return FunnelParams(
-        **{
-            k: (np.repeat(v, n_draws, axis=0) if isinstance(v, np.ndarray) and k not in
-                ("owner_share",) and v.ndim == 2 and v.shape[0] == 1 else v)
-            for k, v in TRUTH.__dict__.items()
-        }
-    )
+    return TRUTH.subset(np.zeros(n_draws, dtype=int))
 
 
 @pytest.fixture(scope="module")
@@ -112,10 +106,14 @@ def test_to_month_end_rewinds_a_mid_month_export(mid_year):
 
 
 def test_rebase_params_keeps_expected_arrivals():
-    p = replace(TRUTH, arrival_trend=np.full((1, 2), 0.02), as_of="2026-12-31")
+    p = variant(TRUTH, arrival_trend=np.full((1, 2), 0.02), as_of="2026-12-31")
     q = rebase_params(p, pd.Timestamp("2027-06-30"))
     # Month 9 of the old clock (Sep 2027) is month 3 of the new one.
     np.testing.assert_allclose(
-        q.arrival_log_rate + q.arrival_trend * 3, p.arrival_log_rate + p.arrival_trend * 9
+        q.arrivals.log_mean(np.array([3])), p.arrivals.log_mean(np.array([9]))
+    )
+    np.testing.assert_allclose(
+        p.arrivals.log_mean(np.array([9]))[0, :, 0] - p.arrivals.log_mean(np.array([0]))[0, :, 0],
+        0.18,
     )
     assert q.as_of == "2027-06-30"

@@ -12,15 +12,10 @@ import pytest
 from targetsim.data.funnel import build_funnel
 from targetsim.track.cutoff import as_of_cutoff
 from targetsim.track.track import track_plan
-from test_track_sim import TRUTH, generate_history
+from test_track_sim import TRUTH, generate_history, variant
 
 N = 300
-PLAN_PARAMS = replace(
-    TRUTH,
-    **{k: np.repeat(getattr(TRUTH, k), N, axis=0) for k in (
-        "p_win", "p_lost", "won_mu", "won_sigma", "lost_mu", "lost_sigma", "size_mu",
-        "size_sigma", "arrival_log_rate", "arrival_trend", "season", "arrival_alpha")},
-)
+PLAN_PARAMS = TRUTH.subset(np.zeros(N, dtype=int))
 
 
 def _splice(before, after, plan_as_of="2026-12-31"):
@@ -65,7 +60,7 @@ def test_healthy_continuation_raises_no_warning(plan):
 
 def test_win_rate_drop_after_the_plan_is_caught_and_lowers_the_probability(plan):
     d, healthy = plan
-    dropped_truth = replace(TRUTH, p_win=TRUTH.p_win * 0.6,
+    dropped_truth = variant(TRUTH, p_win=TRUTH.p_win * 0.6,
                             p_lost=TRUTH.p_lost + TRUTH.p_win * 0.4)
     later = generate_history(dropped_truth, start="2025-01-01", as_of="2027-06-30",
                              random_seed=42)

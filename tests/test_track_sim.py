@@ -17,6 +17,22 @@ from targetsim.data.funnel import Opportunities, build_funnel
 from targetsim.model.params import FunnelParams
 
 
+def lognormal_arrays(p: FunnelParams) -> dict:
+    """The keyword arrays of :meth:`FunnelParams.lognormal` that rebuild ``p`` (flat arrivals)."""
+    o = p.outcome
+    return dict(
+        p_win=o.p_win, p_lost=o.p_lost, won_mu=o.won_mu, won_sigma=o.won_sigma,
+        lost_mu=o.lost_mu, lost_sigma=o.lost_sigma, size_mu=p.size.size_mu,
+        size_sigma=p.size.size_sigma, arrival_log_rate=p.arrivals.log_mean(np.array([0]))[:, :, 0],
+        arrival_alpha=p.arrivals.alpha, as_of=p.as_of,
+    )
+
+
+def variant(p: FunnelParams, **changes) -> FunnelParams:
+    """``p`` with some log-normal arrays changed (e.g. ``won_mu=...``, ``arrival_trend=...``)."""
+    return FunnelParams.lognormal(p.segments, **{**lognormal_arrays(p), **changes})
+
+
 def _cdf(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
     return lognorm.cdf(np.maximum(x, 0.0), s=sigma, scale=np.exp(mu))
 
@@ -38,7 +54,7 @@ def generate_history(
     t0, t1 = pd.Timestamp(start), pd.Timestamp(as_of)
     rows = []
     for j, seg in enumerate(truth.segments):
-        rate = np.exp(truth.arrival_log_rate[draw, j])
+        rate = np.exp(truth.arrivals.log_mean(np.array([0]))[draw, j, 0])
         for m in pd.period_range(t0, t1, freq="M"):
             lo, hi = max(m.start_time, t0), min(m.end_time.normalize(), t1)
             ndays = m.days_in_month
@@ -52,14 +68,16 @@ def generate_history(
     pw, pl = truth.p_win[draw, seg_idx], truth.p_lost[draw, seg_idx]
     u = rng.random(n)
     fate = np.where(u < pw, "won", np.where(u < pw + pl, "lost", "stall"))
-    dur_w = np.exp(rng.normal(truth.won_mu[draw, seg_idx], truth.won_sigma[draw, seg_idx]))
-    dur_l = np.exp(rng.normal(truth.lost_mu[draw, seg_idx], truth.lost_sigma[draw, seg_idx]))
+    o = truth.outcome
+    dur_w = np.exp(rng.normal(o.won_mu[draw, seg_idx], o.won_sigma[draw, seg_idx]))
+    dur_l = np.exp(rng.normal(o.lost_mu[draw, seg_idx], o.lost_sigma[draw, seg_idx]))
     dur = np.where(fate == "won", dur_w, np.where(fate == "lost", dur_l, np.inf))
     # Dates are days: a deal closes on the day its continuous close time falls in.
     close_days = np.floor(dur)
     closes = created + pd.to_timedelta(np.where(np.isfinite(close_days), close_days, 0), "D")
     closed = np.isfinite(dur) & (closes <= t1)
-    size = np.exp(rng.normal(truth.size_mu[draw, seg_idx], truth.size_sigma[draw, seg_idx]))
+    sz = truth.size
+    size = np.exp(rng.normal(sz.size_mu[draw, seg_idx], sz.size_sigma[draw, seg_idx]))
     outcome = np.where(closed, fate, "open")
     amount = np.where(outcome == "won", size, np.nan)
     if amounts_known_open:
@@ -107,10 +125,10 @@ def simulate_rest(
     wins = np.zeros((n_sims, s_n))
     pipe = build_funnel(opps).open_pipeline
     for j in range(s_n):
-        mu_w, sg_w = truth.won_mu[draw, j], truth.won_sigma[draw, j]
-        mu_l, sg_l = truth.lost_mu[draw, j], truth.lost_sigma[draw, j]
+        mu_w, sg_w = truth.outcome.won_mu[draw, j], truth.outcome.won_sigma[draw, j]
+        mu_l, sg_l = truth.outcome.lost_mu[draw, j], truth.outcome.lost_sigma[draw, j]
         pw, pl = truth.p_win[draw, j], truth.p_lost[draw, j]
-        size_mu, size_sg = truth.size_mu[draw, j], truth.size_sigma[draw, j]
+        size_mu, size_sg = truth.size.size_mu[draw, j], truth.size.size_sigma[draw, j]
         # Open deals: the day a deal closes is floor(duration); open at age a means
         # floor(duration) > a, i.e. duration >= a + 1.
         seg_pipe = pipe.loc[pipe["segment"] == segs[j]]
@@ -133,7 +151,7 @@ def simulate_rest(
             bookings[:, j] += (in_window * size).sum(1)
             wins[:, j] += in_window.sum(1)
         # New deals.
-        rate = np.exp(truth.arrival_log_rate[draw, j])
+        rate = np.exp(truth.arrivals.log_mean(np.array([0]))[draw, j, 0])
         for m in pd.period_range(t0 + pd.Timedelta(days=1), t1, freq="M"):
             lo = max(m.start_time, t0 + pd.Timedelta(days=1))
             hi = min(m.end_time.normalize(), t1)
@@ -180,8 +198,9 @@ def test_generated_history_matches_truth_on_old_cohorts():
         med = (won["closed_at"] - won["created_at"]).dt.days.median()
         # Standard error of a sample median: sqrt(pi / 2) sd-equivalents of a log-normal
         # (sigma x median); dates are whole days, so the median drops by about half a day.
-        se = np.exp(TRUTH.won_mu[0, j]) * TRUTH.won_sigma[0, j] * np.sqrt(np.pi / 2 / len(won))
-        assert abs(med + 0.5 - np.exp(TRUTH.won_mu[0, j])) < 4 * se
+        o = TRUTH.outcome
+        se = np.exp(o.won_mu[0, j]) * o.won_sigma[0, j] * np.sqrt(np.pi / 2 / len(won))
+        assert abs(med + 0.5 - np.exp(TRUTH.outcome.won_mu[0, j])) < 4 * se
 
 
 def test_simulate_rest_of_new_deals_matches_expected_wins():
@@ -192,8 +211,8 @@ def test_simulate_rest_of_new_deals_matches_expected_wins():
     opps = Opportunities(table=opps.table.iloc[:0], as_of=opps.as_of)
     _, wins = simulate_rest(TRUTH, opps, "2027-12-31", n_sims=400, random_seed=3)
     for j in range(2):
-        rate = np.exp(TRUTH.arrival_log_rate[0, j])
-        mu, sg = TRUTH.won_mu[0, j], TRUTH.won_sigma[0, j]
+        rate = np.exp(TRUTH.arrivals.log_mean(np.array([0]))[0, j, 0])
+        mu, sg = TRUTH.outcome.won_mu[0, j], TRUTH.outcome.won_sigma[0, j]
         days = np.arange(365)
         # created on day d (0-based, from Jan 1), won within 365 - d - 1 days after it.
         p_close = _cdf(365 - days, mu, sg)  # floor(dur) <= 364 - d  <=>  dur < 365 - d
@@ -230,10 +249,10 @@ def simulate_bins(
     pipe = build_funnel(opps).open_pipeline
     end_day = edges[-1]
     for j, seg in enumerate(truth.segments):
-        mu_w, sg_w = truth.won_mu[draw, j], truth.won_sigma[draw, j]
-        mu_l, sg_l = truth.lost_mu[draw, j], truth.lost_sigma[draw, j]
+        mu_w, sg_w = truth.outcome.won_mu[draw, j], truth.outcome.won_sigma[draw, j]
+        mu_l, sg_l = truth.outcome.lost_mu[draw, j], truth.outcome.lost_sigma[draw, j]
         pw, pl = truth.p_win[draw, j], truth.p_lost[draw, j]
-        size_mu, size_sg = truth.size_mu[draw, j], truth.size_sigma[draw, j]
+        size_mu, size_sg = truth.size.size_mu[draw, j], truth.size.size_sigma[draw, j]
         seg_pipe = pipe.loc[pipe["segment"] == seg]
         age = np.tile(seg_pipe["age_days"].to_numpy(float), n_sims)
         known = np.tile(seg_pipe["amount"].to_numpy(float), n_sims)
@@ -246,7 +265,8 @@ def simulate_bins(
             nxt = date.to_period("M").end_time.normalize() + pd.Timedelta(days=1)
             d1 = min(float((nxt - t0).days), end_day)
             share = (d1 - day) / date.days_in_month
-            k = rng.poisson(np.exp(truth.arrival_log_rate[draw, j]) * share, size=n_sims)
+            rate = np.exp(truth.arrivals.log_mean(np.array([0]))[draw, j, 0])
+            k = rng.poisson(rate * share, size=n_sims)
             created.append(day + rng.random(int(k.sum())) * (d1 - day))
             sim_new.append(np.repeat(np.arange(n_sims), k))
             day = d1

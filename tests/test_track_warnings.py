@@ -3,8 +3,6 @@ healthy one generated from the plan's own parameters."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 from scipy.stats import lognorm
@@ -17,14 +15,9 @@ from targetsim.track.warnings import (
     inflow_check,
     predictive_count,
 )
-from test_track_sim import TRUTH, generate_history
+from test_track_sim import TRUTH, generate_history, variant
 
-PLAN = replace(
-    TRUTH,
-    **{k: np.repeat(getattr(TRUTH, k), 200, axis=0) for k in (
-        "p_win", "p_lost", "won_mu", "won_sigma", "lost_mu", "lost_sigma", "size_mu",
-        "size_sigma", "arrival_log_rate", "arrival_trend", "season", "arrival_alpha")},
-)
+PLAN = TRUTH.subset(np.zeros(200, dtype=int))
 
 
 def _export(truth, seed):
@@ -64,7 +57,7 @@ def test_healthy_export_triggers_no_warning():
 
 
 def test_win_rate_drop_triggers_the_conversion_warning():
-    dropped = replace(TRUTH, p_win=TRUTH.p_win * 0.6, p_lost=TRUTH.p_lost + TRUTH.p_win * 0.4)
+    dropped = variant(TRUTH, p_win=TRUTH.p_win * 0.6, p_lost=TRUTH.p_lost + TRUTH.p_win * 0.4)
     warns = early_warnings(PLAN, _export(dropped, 32), horizon_start="2027-01-01", random_seed=1)
     fired = _fired(warns)
     assert ("conversion", "Enterprise") in fired and ("conversion", "SMB") in fired
@@ -77,14 +70,15 @@ def test_longer_cycles_trigger_the_cycle_warning():
     # Power is set by volume: at mid-year Enterprise has ~70 deals created since the plan and
     # older than its 90th percentile; 2.2x cycles fire in both segments (1.8x only in SMB,
     # Enterprise's tail probability is then 3 %).
-    slow = replace(TRUTH, won_mu=TRUTH.won_mu + np.log(2.2), lost_mu=TRUTH.lost_mu + np.log(2.2))
+    o = TRUTH.outcome
+    slow = variant(TRUTH, won_mu=o.won_mu + np.log(2.2), lost_mu=o.lost_mu + np.log(2.2))
     warns = early_warnings(PLAN, _export(slow, 33), horizon_start="2027-01-01", random_seed=1)
     fired = _fired(warns)
     assert ("cycle_length", "Enterprise") in fired and ("cycle_length", "SMB") in fired
 
 
 def test_low_inflow_triggers_the_inflow_warning():
-    thin = replace(TRUTH, arrival_log_rate=TRUTH.arrival_log_rate + np.log(0.7))
+    thin = variant(TRUTH, arrival_log_rate=np.log([[30.0, 80.0]]) + np.log(0.7))
     warns = early_warnings(PLAN, _export(thin, 34), horizon_start="2027-01-01", random_seed=1)
     assert {("inflow", "Enterprise"), ("inflow", "SMB")} <= _fired(warns)
     assert ("conversion", "SMB") not in _fired(warns)

@@ -93,20 +93,6 @@ def _check_options(draws: int, months: int, company_target: float | None) -> Non
         raise ConfigError(f"--company-target: must be a positive amount, got {company_target}")
 
 
-def first_draws(params: FunnelParams, k: int) -> FunnelParams:
-    """The first ``k`` posterior draws (all of them when there are fewer)."""
-    from dataclasses import replace
-
-    idx = np.arange(min(params.n_draws, k))
-    kw = {}
-    for name in params.__dataclass_fields__:
-        v = getattr(params, name)
-        # owner_share has no draw axis; owner_effect is (0, 0) without owners.
-        if isinstance(v, np.ndarray) and name != "owner_share" and v.ndim >= 1 and v.size:
-            kw[name] = v[idx]
-    return replace(params, **kw)
-
-
 def solve_topdown(
     projection: xr.Dataset,
     params: FunnelParams,
@@ -128,7 +114,7 @@ def solve_topdown(
     from targetsim.calibrate.topdown import company_probabilities
 
     now = company_probabilities(projection, company_target)
-    sub = first_draws(params, LEVER_DRAWS)
+    sub = params.first(LEVER_DRAWS)
     start = str(projection.attrs.get("horizon_start") or "") or None
     months = int(projection.sizes["month"])
     rows: list[dict[str, object]] = []
@@ -352,8 +338,8 @@ def _check_arrivals(params: FunnelParams, months: int, converged: bool, out: Pat
     """
     from targetsim.errors import ConvergenceError
 
-    m = np.arange(1, months + 19)
-    log_rate = params.arrival_log_rate[:, :, None] + params.arrival_trend[:, :, None] * m
+    last = min(months + 18, params.arrivals.last_month)
+    log_rate = params.arrivals.log_mean(np.arange(1, last + 1))
     worst = float(np.exp(np.max(log_rate)))
     if not np.isfinite(worst) or worst > MAX_MONTHLY_ARRIVALS:
         state = "did not converge" if not converged else "converged"

@@ -20,7 +20,8 @@ from scipy.special import expit, logit
 
 from targetsim.data.funnel import FunnelData, Opportunities, build_funnel
 from targetsim.errors import ConfigError
-from targetsim.model.params import FunnelParams
+from targetsim.model.outcomes import LogNormalOutcome
+from targetsim.model.params import FunnelParams, LogNormalSize
 
 #: Canonical columns of a generated export, in order.
 CANONICAL_COLUMNS = (
@@ -124,14 +125,17 @@ def generate_crm(
 
     windows = _month_windows(as_of, history_months)
     frames = []
+    out_c = truth.outcome
+    if not isinstance(out_c, LogNormalOutcome) or not isinstance(truth.size, LogNormalSize):
+        raise ConfigError("generate_crm tells the log-normal components' story: give "
+                          "FunnelParams with LogNormalOutcome and LogNormalSize")
+    log_mean = truth.arrivals.log_mean(np.array([m for m, _, _ in windows]), 0)  # (S, M)
     for j, seg in enumerate(truth.segments):
-        level = truth.arrival_log_rate[0, j]
-        trend = truth.arrival_trend[0, j]
-        alpha = truth.arrival_alpha[0, j]
+        alpha = truth.arrivals.alpha[0, j]
         created = []
-        for m, start, days in windows:
+        for i, (_, start, days) in enumerate(windows):
             full_days = start.days_in_month
-            mean = np.exp(level + trend * m + truth.season[0, start.month - 1]) * days / full_days
+            mean = np.exp(log_mean[j, i]) * days / full_days
             if np.isinf(alpha):
                 n = rng_arr.poisson(mean)
             else:
@@ -149,8 +153,8 @@ def generate_crm(
         else:
             owner = np.full(n, None, dtype=object)
             eff = np.zeros(n)
-        pw0 = float(truth.p_win[0, j])
-        pl0 = float(truth.p_lost[0, j])
+        pw0 = float(out_c.p_win[0, j])
+        pl0 = float(out_c.p_lost[0, j])
         pw = expit(logit(np.clip(pw0, 1e-12, 1 - 1e-12)) + eff) if owners else np.full(n, pw0)
         # The non-win mass is split between loss and stall in the segment's ratio.
         lost_share = pl0 / (1.0 - pw0) if pw0 < 1.0 else 0.0
@@ -158,9 +162,9 @@ def generate_crm(
         u = rng_deal.random(n)
         fate = np.where(u < pw, 0, np.where(u < pw + pl, 1, 2))  # 0 won, 1 lost, 2 stall
 
-        t_won = rng_deal.lognormal(truth.won_mu[0, j], truth.won_sigma[0, j], size=n)
-        t_lost = rng_deal.lognormal(truth.lost_mu[0, j], truth.lost_sigma[0, j], size=n)
-        size = rng_deal.lognormal(truth.size_mu[0, j], truth.size_sigma[0, j], size=n)
+        t_won = rng_deal.lognormal(out_c.won_mu[0, j], out_c.won_sigma[0, j], size=n)
+        t_lost = rng_deal.lognormal(out_c.lost_mu[0, j], out_c.lost_sigma[0, j], size=n)
+        size = rng_deal.lognormal(truth.size.size_mu[0, j], truth.size.size_sigma[0, j], size=n)
         t_close = np.where(fate == 0, t_won, np.where(fate == 1, t_lost, np.inf))
         close_days = np.floor(np.minimum(t_close, 1e5))
         closed_at = created_at + pd.to_timedelta(close_days, unit="D")

@@ -60,7 +60,7 @@ def add_hires(scenario: Scenario, segments: Sequence[str], count: int, month: st
 
 def base_win_rate(params: FunnelParams) -> float:
     """Average eventual win probability, weighted by each segment's arrival rate."""
-    w = np.exp(params.arrival_log_rate)
+    w = np.exp(params.arrivals.log_mean(np.array([1]))[:, :, 0])
     return float(np.sum(params.p_win * w) / np.sum(w))
 
 

@@ -119,6 +119,15 @@ class FunnelFit:
             return float(self.meta["hazard_edges"][-1])
         return float(self.meta.get("stale_after_days", math.inf))
 
+    @property
+    def notes(self) -> list[str]:
+        """What a user should know about the fit, in words (e.g. months left out)."""
+        from targetsim.model.components import local_trend
+
+        if "arrivals" in self.states:
+            return local_trend.notes(self.states["arrivals"], self.as_of)
+        return []
+
     def params(self, n_draws: int | None = None, random_seed: int = 0) -> FunnelParams:
         """Posterior draws as :class:`FunnelParams` (the simulator's input).
 
@@ -155,7 +164,7 @@ class FunnelFit:
         else:
             size = lognormal.size_draws(arrays, self.meta)
         if cfg.arrivals == "local_trend":
-            arrivals = local_trend.draws(self.states["arrivals"], n, arrival_rng)
+            arrivals = local_trend.draws(self.states["arrivals"], n, arrival_rng, self.as_of)
         else:
             arrivals = lognormal.arrival_draws(arrays, self.meta)
         return FunnelParams(
@@ -192,7 +201,7 @@ class FunnelFit:
         """
         p = self.params(None, random_seed=self.seed)
         pw, pl, ps = p.outcome.eventual()
-        lr = p.arrivals.log_rate
+        lr = p.arrivals.log_mean(np.array([0, 12]))
         out = {
             "win_rate": pw,
             "loss_rate": pl,
@@ -202,14 +211,15 @@ class FunnelFit:
             "deal_size_median": p.size.median(),
             "deal_size_mean": p.size.mean(),
             "arrivals_per_month": np.exp(lr[:, :, 0]),
-            "arrival_trend": (lr[:, :, 12] - lr[:, :, 0]) / 12.0,
+            "arrival_trend": (lr[:, :, 1] - lr[:, :, 0]) / 12.0,
         }
         if self.stages:
             from targetsim.model.components.lognormal import stage_summary
 
             post = self.idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
+            rows = tuple(str(r) for r in post["stage_theta_param"].values)
             out |= stage_summary({"stage_theta": np.asarray(post["stage_theta"].values)},
-                                 (*self.stages, "won"))
+                                 rows, (*self.stages, "won"))
         return out
 
     def summary(self) -> pd.DataFrame:

@@ -21,8 +21,9 @@ steps after the fit read these without importing the sampler.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from functools import cached_property
+from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit, log_ndtr, logit, ndtri
@@ -51,15 +52,12 @@ def _owner_shift(owner_effect: np.ndarray, d, owner: np.ndarray) -> np.ndarray: 
     return np.where(owner >= 0, owner_effect[d][..., np.maximum(owner, 0)], 0.0)
 
 
-def _subset(obj, idx):  # noqa: ANN001, ANN202
-    """``obj`` with every array field that has a draw axis restricted to ``idx``."""
-    n = obj.n_draws
-    kw = {}
-    for f in fields(obj):
-        v = getattr(obj, f.name)
-        if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == n and f.name != "edges":
-            kw[f.name] = v[idx]
-    return replace(obj, **kw)
+def subset_draws(obj, idx):  # noqa: ANN001, ANN201
+    """``obj`` (a component's draws) restricted to the draws ``idx``.
+
+    Each component names its fields with a draw axis in ``DRAW_FIELDS``.
+    """
+    return replace(obj, **{name: getattr(obj, name)[idx] for name in obj.DRAW_FIELDS})
 
 
 # --------------------------------------------------------------------------- hazard
@@ -82,13 +80,14 @@ class HazardOutcome:
     log_h_won: np.ndarray
     log_h_lost: np.ndarray
     owner_effect: np.ndarray
+    DRAW_FIELDS: ClassVar[tuple[str, ...]] = ("log_h_won", "log_h_lost", "owner_effect")
 
     @property
     def n_draws(self) -> int:
         return int(self.log_h_won.shape[0])
 
     def subset(self, idx: np.ndarray) -> HazardOutcome:
-        return _subset(self, idx)
+        return subset_draws(self, idx)
 
     def _tables(self, d, seg: np.ndarray, owner: np.ndarray, age: np.ndarray):  # noqa: ANN001, ANN202
         """Per deal (draws ``d`` first): win / loss probability of each bin and its timing.
@@ -110,6 +109,19 @@ class HazardOutcome:
             event = surv * -np.expm1(-mass)
             share_w = np.where(h_tot > 0, hw / h_tot, 0.0)
         return event * share_w, event * (1.0 - share_w), start, width, h_tot
+
+    def cumulative(self, d, seg: np.ndarray, owner: np.ndarray, t: np.ndarray):  # noqa: ANN001, ANN201
+        """``(won by t, lost by t, still open at t)`` of new deals, draws ``d`` first."""
+        t = np.asarray(t, dtype=float)
+        zero = np.zeros(t.shape)
+        pw, pl, start, width, h_tot = self._tables(d, seg, owner, zero)
+        # The part of each bin before t, and the share of the bin's events it holds.
+        part = np.clip(t[:, None] - start, 0.0, width)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(h_tot * width > 0, -np.expm1(-h_tot * part) / -np.expm1(
+                -h_tot * width), 0.0)
+        won, lost = (pw * frac).sum(-1), (pl * frac).sum(-1)
+        return won, lost, np.clip(1.0 - won - lost, 0.0, 1.0)
 
     def conditional(
         self, d, seg: np.ndarray, owner: np.ndarray, age: np.ndarray  # noqa: ANN001
@@ -285,13 +297,16 @@ class LogNormalOutcome:
     lost_sigma: np.ndarray
     owner_effect: np.ndarray
     stale_after_days: float = np.inf
+    DRAW_FIELDS: ClassVar[tuple[str, ...]] = (
+        "p_win", "p_lost", "won_mu", "won_sigma", "lost_mu", "lost_sigma", "owner_effect",
+    )
 
     @property
     def n_draws(self) -> int:
         return int(self.p_win.shape[0])
 
     def subset(self, idx: np.ndarray) -> LogNormalOutcome:
-        return _subset(self, idx)
+        return subset_draws(self, idx)
 
     def _eventual_deals(self, d, seg: np.ndarray, owner: np.ndarray):  # noqa: ANN001, ANN202
         q_w = self.p_win[d][..., seg]
@@ -303,6 +318,15 @@ class LogNormalOutcome:
         with np.errstate(divide="ignore", invalid="ignore"):
             frac_l = np.where(denom > 0, pl / denom, 1.0)
         return q_w, (1 - q_w) * frac_l, (1 - q_w) * (1 - frac_l)
+
+    def cumulative(self, d, seg, owner, t):  # noqa: ANN001, ANN201
+        """``(won by t, lost by t, still open at t)`` of new deals, draws ``d`` first."""
+        t = np.asarray(t, dtype=float)
+        qw, ql, qs = self._eventual_deals(d, seg, owner)
+        sw = np.exp(log_survival(t, self.won_mu[d][..., seg], self.won_sigma[d][..., seg]))
+        sl = np.exp(log_survival(t, self.lost_mu[d][..., seg], self.lost_sigma[d][..., seg]))
+        won, lost = qw * (1.0 - sw), ql * (1.0 - sl)
+        return won, lost, np.clip(1.0 - won - lost, 0.0, 1.0)
 
     def conditional(self, d, seg, owner, age):  # noqa: ANN001, ANN201
         """``(p_win, p_lost, p_stall)`` of deals still open at ``age`` days, draws ``d``."""
@@ -358,3 +382,24 @@ class LogNormalOutcome:
 
 
 OutcomeDraws = HazardOutcome | LogNormalOutcome
+
+
+def transition(
+    outcome: OutcomeDraws, seg: np.ndarray, owner: np.ndarray, age_then: np.ndarray,
+    age_now: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``P(won by age_now | open at age_then)`` and ``P(open at age_now | open at age_then)``.
+
+    Every draw of ``outcome`` (D, N). Past an abandoned age (the last hazard edge, or the
+    log-normal component's stale age) a deal stays open for ever.
+    """
+    d = slice(None)
+    w0, _, o0 = outcome.cumulative(d, seg, owner, age_then)
+    w1, _, o1 = outcome.cumulative(d, seg, owner, age_now)
+    stale = getattr(outcome, "stale_after_days", np.inf)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p_won = np.where(o0 > 0, (w1 - w0) / o0, 0.0)
+        p_open = np.where(o0 > 0, o1 / o0, 1.0)
+    gone = np.broadcast_to(np.asarray(age_then) > stale, p_won.shape)
+    return np.where(gone, 0.0, np.clip(p_won, 0.0, 1.0)), np.where(gone, 1.0, np.clip(
+        p_open, 0.0, 1.0))

@@ -19,22 +19,19 @@ NumPy only: the steps after the fit import this module without the sampler.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import numpy as np
+import pandas as pd
 
 from targetsim.errors import ConfigError
-from targetsim.model.outcomes import HazardOutcome, LogNormalOutcome, OutcomeDraws
-
-
-def _draw_subset(obj, idx: np.ndarray):  # noqa: ANN001, ANN202
-    n = obj.n_draws
-    kw = {}
-    for f in fields(obj):
-        v = getattr(obj, f.name)
-        if isinstance(v, np.ndarray) and v.ndim >= 1 and v.shape[0] == n:
-            kw[f.name] = v[idx]
-    return replace(obj, **kw)
+from targetsim.model.outcomes import (
+    HazardOutcome,
+    LogNormalOutcome,
+    OutcomeDraws,
+    subset_draws,
+)
 
 
 @dataclass(frozen=True)
@@ -44,27 +41,44 @@ class ArrivalDraws:
     Attributes
     ----------
     log_rate : ndarray, shape (D, S, M)
-        Log mean arrivals in calendar month ``m`` counted from the month of ``as_of``
-        (``m = 0``), trend, seasonality and the draw's path of the level included.
+        Log mean arrivals per calendar month, trend, seasonality and the draw's path of
+        the level included; ``log_rate[..., i]`` is month ``first_month + i`` counted from
+        the month of ``as_of`` (month 0).
     alpha : ndarray, shape (D, S)
         Negative-binomial dispersion of a month's count around that mean (variance
         ``mean + mean**2 / alpha``); ``inf`` = Poisson.
+    backlog_lo, backlog_hi, backlog_exposure : ndarray, shape (B,)
+        Months before ``as_of`` whose new deals are not all recorded yet (an export
+        artefact, see :mod:`targetsim.model.components.local_trend`): their first and last
+        day (days from ``as_of``, negative) and the fraction of the month observed. The
+        simulator adds the deals the rate says are missing, still open at ``as_of``.
+    backlog_observed : ndarray, shape (S, B)
+        Deals recorded in those months.
+    first_month : int
+        Month of the first column of ``log_rate`` (0: the paths start at the as-of month;
+        negative: they cover history too, as known parameters written by hand do).
     """
 
     log_rate: np.ndarray
     alpha: np.ndarray
+    DRAW_FIELDS: ClassVar[tuple[str, ...]] = ("log_rate", "alpha")
+    first_month: int = 0
+    backlog_lo: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    backlog_hi: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    backlog_exposure: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    backlog_observed: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def n_draws(self) -> int:
         return int(self.log_rate.shape[0])
 
     @property
-    def months(self) -> int:
-        """Number of months the paths cover (from the as-of month)."""
-        return int(self.log_rate.shape[2])
+    def last_month(self) -> int:
+        """Last month (counted from the as-of month) the paths cover."""
+        return self.first_month + int(self.log_rate.shape[2]) - 1
 
     def subset(self, idx: np.ndarray) -> ArrivalDraws:
-        return _draw_subset(self, idx)
+        return subset_draws(self, idx)
 
     def log_mean(self, m: np.ndarray, d=slice(None)) -> np.ndarray:  # noqa: ANN001
         """Log mean arrivals of draws ``d`` in months ``m`` (..., S, len(m)).
@@ -72,21 +86,32 @@ class ArrivalDraws:
         Raises
         ------
         ConfigError
-            A month beyond the paths (a horizon too far from the data's as-of date).
+            A month the paths do not cover (a horizon too far from the data's as-of date).
         """
         m = np.asarray(m, dtype=int)
-        if m.size and (m.min() < 0 or m.max() >= self.months):
+        if m.size and (m.min() < self.first_month or m.max() > self.last_month):
             raise ConfigError(
-                f"the arrival paths cover {self.months} months from the as-of month; month "
-                f"{int(m.max())} was asked for: choose a horizon closer to the data"
+                f"the arrival paths cover months {self.first_month} to {self.last_month} "
+                f"from the as-of month; month {int(m.max())} was asked for: choose a horizon "
+                "closer to the data"
             )
-        return self.log_rate[d][..., m]
+        return self.log_rate[d][..., m - self.first_month]
 
     def rebase(self, k: int) -> ArrivalDraws:
-        """The same paths seen from ``k`` months later (month ``k`` becomes month 0)."""
-        if k < 0 or k >= self.months:
-            raise ConfigError(f"cannot move the arrival clock by {k} months")
-        return replace(self, log_rate=self.log_rate[:, :, k:])
+        """The same paths seen from ``k`` months later (month ``k`` becomes month 0).
+
+        The backlog of unrecorded deals belongs to the original as-of date: dropped.
+        """
+        return ArrivalDraws(log_rate=self.log_rate, alpha=self.alpha,
+                            first_month=self.first_month - k)
+
+    def missing(self, d: int) -> np.ndarray:
+        """Expected unrecorded deals of draw ``d`` per segment and backlog month (S, B)."""
+        if self.backlog_lo.size == 0:
+            return np.zeros((self.log_rate.shape[1], 0))
+        level = np.exp(self.log_mean(np.array([0]), d)[:, 0])
+        return np.maximum(level[:, None] * self.backlog_exposure[None, :]
+                          - self.backlog_observed, 0.0)
 
     @classmethod
     def from_trend(
@@ -97,14 +122,20 @@ class ArrivalDraws:
         alpha: np.ndarray,
         as_of_month: int,
         months: int,
+        first_month: int = 0,
     ) -> ArrivalDraws:
-        """Paths ``level + trend * m + season[month of year]`` (D, S) / (D, 12) arrays."""
-        m = np.arange(months)
+        """Paths ``level + trend * m + season[month of year]`` (D, S) / (D, 12) arrays.
+
+        ``as_of_month`` is the as-of date's month of year (1-12); the paths run from month
+        ``first_month`` for ``months`` months.
+        """
+        m = np.arange(first_month, first_month + months)
         moy = (as_of_month - 1 + m) % 12
         log_rate = (
             level[:, :, None] + trend[:, :, None] * m[None, None, :] + season[:, None, moy]
         )
-        return cls(log_rate=log_rate, alpha=np.asarray(alpha, dtype=float))
+        return cls(log_rate=log_rate, alpha=np.asarray(alpha, dtype=float),
+                   first_month=first_month)
 
 
 @dataclass(frozen=True)
@@ -113,13 +144,14 @@ class LogNormalSize:
 
     size_mu: np.ndarray
     size_sigma: np.ndarray
+    DRAW_FIELDS: ClassVar[tuple[str, ...]] = ("size_mu", "size_sigma")
 
     @property
     def n_draws(self) -> int:
         return int(self.size_mu.shape[0])
 
     def subset(self, idx: np.ndarray) -> LogNormalSize:
-        return _draw_subset(self, idx)
+        return subset_draws(self, idx)
 
     def sample(self, rng: np.random.Generator, d: int, seg: np.ndarray) -> np.ndarray:
         """One contract value per deal of segments ``seg`` in draw ``d``."""
@@ -152,13 +184,14 @@ class EmpiricalSize:
     """
 
     slices: np.ndarray
+    DRAW_FIELDS: ClassVar[tuple[str, ...]] = ("slices",)
 
     @property
     def n_draws(self) -> int:
         return int(self.slices.shape[0])
 
     def subset(self, idx: np.ndarray) -> EmpiricalSize:
-        return _draw_subset(self, idx)
+        return subset_draws(self, idx)
 
     def sample(self, rng: np.random.Generator, d: int, seg: np.ndarray) -> np.ndarray:
         k = self.slices.shape[2]
@@ -242,9 +275,74 @@ class FunnelParams:
             arrivals=self.arrivals.subset(idx),
         )
 
+    def with_owners(
+        self, owners: tuple[str, ...], owner_effect: np.ndarray, owner_share: np.ndarray
+    ) -> FunnelParams:
+        """The same process with reps: their effects (D, O) and shares of segments (S, O)."""
+        return replace(
+            self, owners=tuple(owners), owner_share=np.asarray(owner_share, dtype=float),
+            outcome=replace(self.outcome, owner_effect=np.asarray(owner_effect, dtype=float)),
+        )
+
     def first(self, k: int) -> FunnelParams:
         """The first ``k`` draws (all of them when there are fewer)."""
         return self.subset(np.arange(min(self.n_draws, k)))
+
+    @classmethod
+    def lognormal(
+        cls,
+        segments: tuple[str, ...],
+        *,
+        p_win: np.ndarray,
+        p_lost: np.ndarray,
+        won_mu: np.ndarray,
+        won_sigma: np.ndarray,
+        lost_mu: np.ndarray,
+        lost_sigma: np.ndarray,
+        size_mu: np.ndarray,
+        size_sigma: np.ndarray,
+        arrival_log_rate: np.ndarray,
+        arrival_trend: np.ndarray | None = None,
+        season: np.ndarray | None = None,
+        arrival_alpha: np.ndarray | float = np.inf,
+        owners: tuple[str, ...] = (),
+        owner_effect: np.ndarray | None = None,
+        owner_share: np.ndarray | None = None,
+        as_of: str = "2026-12-31",
+        stale_after_days: float = np.inf,
+        months: int = 121,
+        history_months: int = 60,
+    ) -> FunnelParams:
+        """The log-normal components from arrays with the draw axis first (D, S).
+
+        Arrivals: ``exp(arrival_log_rate + arrival_trend * m + season[month of year])`` in
+        month ``m`` from the as-of month, paths covering ``history_months`` before it and
+        ``months`` from it. For known parameters written by hand (tests, benchmarks).
+        """
+        p_win = np.asarray(p_win, dtype=float)
+        n, s = p_win.shape
+        zeros = np.zeros((n, s))
+        outcome = LogNormalOutcome(
+            p_win=p_win, p_lost=np.asarray(p_lost, float), won_mu=np.asarray(won_mu, float),
+            won_sigma=np.asarray(won_sigma, float), lost_mu=np.asarray(lost_mu, float),
+            lost_sigma=np.asarray(lost_sigma, float),
+            owner_effect=np.zeros((n, len(owners))) if owner_effect is None else np.asarray(
+                owner_effect, float),
+            stale_after_days=float(stale_after_days),
+        )
+        size = LogNormalSize(size_mu=np.asarray(size_mu, float),
+                             size_sigma=np.asarray(size_sigma, float))
+        arrivals = ArrivalDraws.from_trend(
+            np.asarray(arrival_log_rate, float),
+            zeros if arrival_trend is None else np.asarray(arrival_trend, float),
+            np.zeros((n, 12)) if season is None else np.asarray(season, float),
+            np.broadcast_to(np.asarray(arrival_alpha, float), (n, s)).copy(),
+            int(pd.Timestamp(as_of).month), months + history_months, first_month=-history_months,
+        )
+        if owner_share is None:
+            owner_share = np.zeros((s, len(owners))) if owners else np.zeros((0, 0))
+        return cls(tuple(segments), outcome, size, arrivals, owners=tuple(owners),
+                   owner_share=np.asarray(owner_share, float), as_of=as_of)
 
     @classmethod
     def constant(
@@ -264,30 +362,35 @@ class FunnelParams:
         n_draws: int = 1,
         as_of: str = "2026-12-31",
         months: int = 121,
+        history_months: int = 60,
     ) -> FunnelParams:
-        """Known log-normal parameters repeated over ``n_draws`` draws (tests, examples)."""
+        """Known log-normal parameters repeated over ``n_draws`` draws (tests, examples).
+
+        The arrival paths cover ``history_months`` before the as-of month (for synthetic
+        exports) and ``months`` from it.
+        """
         s = len(segments)
 
         def arr(x: float | list[float]) -> np.ndarray:
             return np.broadcast_to(np.asarray(x, dtype=float), (s,))[None, :].repeat(n_draws, 0)
 
         pw = arr(p_win)
-        pl = 1.0 - pw if p_lost is None else arr(p_lost)
-        outcome = LogNormalOutcome(
+        return cls.lognormal(
+            segments,
             p_win=pw,
-            p_lost=pl,
+            p_lost=1.0 - pw if p_lost is None else arr(p_lost),
             won_mu=np.log(arr(won_median_days)),
             won_sigma=arr(won_sigma),
             lost_mu=np.log(arr(lost_median_days)),
             lost_sigma=arr(lost_sigma),
-            owner_effect=np.zeros((n_draws, 0)),
+            size_mu=np.log(arr(size_median)),
+            size_sigma=arr(size_sigma),
+            arrival_log_rate=np.log(arr(arrivals_per_month)),
+            arrival_alpha=arr(arrival_alpha),
+            as_of=as_of,
+            months=months,
+            history_months=history_months,
         )
-        size = LogNormalSize(size_mu=np.log(arr(size_median)), size_sigma=arr(size_sigma))
-        arrivals = ArrivalDraws.from_trend(
-            np.log(arr(arrivals_per_month)), np.zeros((n_draws, s)), np.zeros((n_draws, 12)),
-            arr(arrival_alpha), 1, months,
-        )
-        return cls(tuple(segments), outcome, size, arrivals, as_of=as_of)
 
 
 __all__ = [

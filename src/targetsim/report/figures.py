@@ -251,7 +251,7 @@ def predictive_last_year(
 
     For each posterior draw: new opportunities per month from the arrival process at months
     ``-n_months+1 .. 0`` (the months up to ``as_of``), wins ~ Binomial(opportunities,
-    p_win), bookings = the sum of that many LogNormal contract values. Counting the year's
+    p_win), bookings = the sum of that many contract values. Counting the year's
     wins from the year's arrivals is the steady-state reading (wins closing in the window
     from earlier arrivals replace the window's own late wins still open), exact when the
     arrival rate is flat.
@@ -271,22 +271,19 @@ def predictive_last_year(
         Segment name → ``{"wins": ndarray (D,), "bookings": ndarray (D,)}``.
     """
     p = params
-    n_draws = int(p.p_win.shape[0])  # type: ignore[attr-defined]
+    n_draws = int(p.n_draws)  # type: ignore[attr-defined]
     segments = tuple(p.segments)  # type: ignore[attr-defined]
-    as_of = pd.Timestamp(p.as_of)  # type: ignore[attr-defined]
-    m = np.arange(-n_months + 1, 1)
-    moy = (as_of.month - 1 + m) % 12
+    p_win = p.outcome.eventual()[0]  # type: ignore[attr-defined]
     streams = np.random.SeedSequence(random_seed).spawn(len(segments))
     out: dict[str, dict[str, np.ndarray]] = {}
     for s, (seg, ss) in enumerate(zip(segments, streams, strict=True)):
         rng = np.random.default_rng(ss)
-        log_mean = (
-            p.arrival_log_rate[:, s, None]  # type: ignore[attr-defined]
-            + p.arrival_trend[:, s, None] * m[None, :]  # type: ignore[attr-defined]
-            + p.season[:, moy]  # type: ignore[attr-defined]
-        )
-        mean = np.exp(log_mean)
-        alpha = np.asarray(p.arrival_alpha[:, s], dtype=float)  # type: ignore[attr-defined]
+        # Months the paths do not cover (a fitted path starts at the as-of month) take the
+        # as-of month's level: the steady-state reading again.
+        arrivals = p.arrivals  # type: ignore[attr-defined]
+        m = np.maximum(np.arange(-n_months + 1, 1), arrivals.first_month)
+        mean = np.exp(arrivals.log_mean(m)[:, s])
+        alpha = np.asarray(p.arrivals.alpha[:, s], dtype=float)  # type: ignore[attr-defined]
         finite = np.isfinite(alpha)
         # Negative binomial as a gamma-Poisson mixture; alpha = inf is plain Poisson.
         safe_alpha = np.where(finite, alpha, 1.0)[:, None]
@@ -294,11 +291,12 @@ def predictive_last_year(
             finite[:, None], rng.gamma(safe_alpha, mean / safe_alpha, size=mean.shape), mean
         )
         n_opps = rng.poisson(lam).sum(axis=1)
-        wins = rng.binomial(n_opps, np.clip(p.p_win[:, s], 0.0, 1.0))  # type: ignore[attr-defined]
-        mu = np.repeat(p.size_mu[:, s], wins)  # type: ignore[attr-defined]
-        sd = np.repeat(p.size_sigma[:, s], wins)  # type: ignore[attr-defined]
-        sizes = rng.lognormal(mu, sd) if wins.sum() else np.zeros(0)
-        bookings = np.bincount(np.repeat(np.arange(n_draws), wins), weights=sizes,
-                               minlength=n_draws)
+        wins = rng.binomial(n_opps, np.clip(p_win[:, s], 0.0, 1.0))
+        draw_of = np.repeat(np.arange(n_draws), wins)
+        sizes = np.concatenate([
+            p.size.sample(rng, int(d), np.full(int(k), s))  # type: ignore[attr-defined]
+            for d, k in enumerate(wins)
+        ]) if wins.sum() else np.zeros(0)
+        bookings = np.bincount(draw_of, weights=sizes, minlength=n_draws)
         out[seg] = {"wins": wins.astype(float), "bookings": bookings}
     return out

@@ -175,6 +175,51 @@ def prepare_open(params: FunnelParams, d: int, pipeline: Pipeline) -> dict:
     return params.outcome.prepare(d, pipeline.segment, pipeline.owner, pipeline.age)
 
 
+def _spawn(
+    rng: np.random.Generator, params: FunnelParams, counts: np.ndarray, lo: np.ndarray,
+    hi: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Segments, owners and creation days of ``counts`` (S, P) deals spread over pieces."""
+    n_seg = counts.shape[0]
+    flat = counts.ravel()
+    seg = np.repeat(np.repeat(np.arange(n_seg), len(lo)), flat)
+    piece = np.repeat(np.tile(np.arange(len(lo)), n_seg), flat)
+    created = lo[piece] + rng.random(len(piece)) * (hi[piece] - lo[piece])
+    n_own = len(params.owners)
+    if n_own and params.owner_share.shape == (n_seg, n_own):
+        cum = np.cumsum(params.owner_share, axis=1)
+        u = rng.random(len(seg)) * cum[seg, -1]
+        owner = np.minimum((u[:, None] >= cum[seg]).sum(axis=1), n_own - 1)
+        owner = np.where(cum[seg, -1] > 0, owner, -1)
+    else:
+        owner = np.full(len(seg), -1)
+    return seg, owner.astype(int), created
+
+
+def _backlog(
+    params: FunnelParams, d: int, rng: np.random.Generator, win_rate: np.ndarray
+) -> tuple[np.ndarray, ...]:
+    """Deals created before ``as_of`` but not yet in the export, still open at ``as_of``.
+
+    Their number is what the arrival rate says is missing from the trailing months read
+    as not fully recorded; each is drawn as a new deal at its creation, and kept if still
+    open at ``as_of`` (rejection: exactly the conditional fate given its age).
+    """
+    miss = params.arrivals.missing(d)
+    arr = params.arrivals
+    seg, owner, created = _spawn(rng, params, rng.poisson(miss), arr.backlog_lo, arr.backlog_hi)
+    age = -created
+    first, rem, _ = params.outcome.sample(
+        rng, params.outcome.prepare(d, seg, owner, np.zeros(len(seg))), 1.0
+    )
+    keep = (first == STALL) | (rem > age)
+    seg, owner, age = seg[keep], owner[keep], age[keep]
+    fate, rem, hold = params.outcome.sample(
+        rng, params.outcome.prepare(d, seg, owner, age), win_rate[seg]
+    )
+    return seg, owner, fate, rem, hold
+
+
 def sample_deals(
     params: FunnelParams,
     d: int,
@@ -190,7 +235,6 @@ def sample_deals(
     ``open_prep`` is :func:`prepare_open` of the draw and ``grid`` the timeline's
     :meth:`~targetsim.simulate.timeline.Timeline.arrival_pieces`, when precomputed.
     """
-    n_seg = len(params.segments)
     outcome = params.outcome
 
     # New opportunities: pieces of [0, horizon start) at the draw's rate, then the horizon.
@@ -201,38 +245,26 @@ def sample_deals(
     lead = np.where(in_h[None, :], mult.lead_volume[:, None], 1.0)
     mean = np.exp(log_mean) * grid["share"][None, :] * lead
     counts = _arrivals(rng, mean, np.asarray(params.arrivals.alpha[d])[:, None])  # (S, P)
-    flat = counts.ravel()
-    seg_new = np.repeat(np.repeat(np.arange(n_seg), len(lo_a)), flat)
-    piece = np.repeat(np.tile(np.arange(len(lo_a)), n_seg), flat)
-    created_new = lo_a[piece] + rng.random(len(piece)) * (hi_a[piece] - lo_a[piece])
+    seg_new, owner_new, created_new = _spawn(rng, params, counts, lo_a, hi_a)
     n_new = len(seg_new)
-
-    # Owners of new deals from the segment's owner shares.
-    n_own = len(params.owners)
-    if n_own and params.owner_share.shape == (n_seg, n_own):
-        cum = np.cumsum(params.owner_share, axis=1)
-        u = rng.random(n_new) * cum[seg_new, -1]
-        owner_new = np.minimum((u[:, None] >= cum[seg_new]).sum(axis=1), n_own - 1)
-        owner_new = np.where(cum[seg_new, -1] > 0, owner_new, -1)
-    else:
-        owner_new = np.full(n_new, -1)
-
-    seg = np.concatenate([pipeline.segment, seg_new])
-    owner = np.concatenate([pipeline.owner, owner_new]).astype(int)
-    n_open = pipeline.size
 
     # Fates: the open pipeline conditional on its ages, new deals from age 0.
     if open_prep is None:
         open_prep = prepare_open(params, d, pipeline)
-    new_prep = outcome.prepare(d, seg_new, owner_new, np.zeros(n_new))
     o_out, o_rem, o_hold = outcome.sample(rng, open_prep, mult.win_rate[pipeline.segment])
+    new_prep = outcome.prepare(d, seg_new, owner_new, np.zeros(n_new))
     n_out, n_rem, n_hold = outcome.sample(rng, new_prep, mult.win_rate[seg_new])
-    fate = np.concatenate([o_out, n_out]).astype(int)
-    duration = np.concatenate([o_rem, n_rem])
-    hold = np.concatenate([o_hold, n_hold])
+    b_seg, b_own, b_out, b_rem, b_hold = _backlog(params, d, rng, mult.win_rate)
+    n_open = pipeline.size + len(b_seg)
+
+    seg = np.concatenate([pipeline.segment, b_seg, seg_new])
+    owner = np.concatenate([pipeline.owner, b_own, owner_new]).astype(int)
+    fate = np.concatenate([o_out, b_out, n_out]).astype(int)
+    duration = np.concatenate([o_rem, b_rem, n_rem])
+    hold = np.concatenate([o_hold, b_hold, n_hold])
 
     drawn = params.size.sample(rng, d, seg)
-    known = np.concatenate([pipeline.amount, np.full(n_new, np.nan)])
+    known = np.concatenate([pipeline.amount, np.full(len(b_seg) + n_new, np.nan)])
     value = np.where(np.isfinite(known), known, drawn) * mult.deal_size[seg]
 
     created = np.concatenate([np.zeros(n_open), created_new])

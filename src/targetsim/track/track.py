@@ -92,15 +92,13 @@ def to_month_end(opps: Opportunities) -> tuple[Opportunities, tuple[str, ...]]:
 def rebase_params(params: FunnelParams, as_of: pd.Timestamp) -> FunnelParams:
     """The posterior with its arrival clock moved to ``as_of`` (same expected arrivals).
 
-    Month ``m`` of the old clock is ``m - k`` of the new one (``k`` months later), so the log
-    rate absorbs ``trend * k``.
+    Month ``m`` of the old clock is ``m - k`` of the new one (``k`` months later): the
+    arrival paths are read from month ``k`` on.
     """
     old = pd.Timestamp(params.as_of).to_period("M")
     k = (pd.Timestamp(as_of).to_period("M") - old).n
     return replace(
-        params,
-        arrival_log_rate=params.arrival_log_rate + params.arrival_trend * k,
-        as_of=str(pd.Timestamp(as_of).date()),
+        params, arrivals=params.arrivals.rebase(k), as_of=str(pd.Timestamp(as_of).date())
     )
 
 
@@ -347,7 +345,7 @@ def _inflow_and_coverage(
     # Monthly counts are NegativeBinomial(alpha); a sum over k months of similar means has
     # variance mean + mean**2 / (alpha k), i.e. dispersion alpha k.
     months_elapsed = max(((now - h0).days + 1) / 30.4375, 1.0)
-    dispersion = float(np.median(params.arrival_alpha[:, j])) * months_elapsed
+    dispersion = float(np.median(params.arrivals.alpha[:, j])) * months_elapsed
     ind = None
     if indicators is not None and len(indicators):
         ind = indicators.loc[
@@ -370,10 +368,7 @@ def _inflow_and_coverage(
         needed = 0.0
         for m in pd.period_range(h0, now, freq="M"):
             k = (m - plan_month).n
-            rate = np.exp(
-                params.arrival_log_rate[:, j] + params.arrival_trend[:, j] * k
-                + params.season[:, m.month - 1]
-            )
+            rate = np.exp(params.arrivals.log_mean(np.array([k]))[:, j, 0])
             needed += float(np.median(rate))
         out.append(inflow_check(seg, observed, needed, dispersion=dispersion,
                                 reference="the plan's expected arrivals"))
@@ -385,7 +380,7 @@ def _inflow_and_coverage(
     if not len(row):
         return out
     open_deals = seg_t.loc[seg_t["outcome"].eq("open")]
-    size = np.exp(params.size_mu[:, j] + params.size_sigma[:, j] ** 2 / 2)
+    size = params.size.mean()[:, j]
     value = float(open_deals["amount"].fillna(float(np.median(size))).sum())
     projected = None
     if projection is not None and "open_value" in projection:

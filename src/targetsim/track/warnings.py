@@ -41,10 +41,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import log_ndtr, ndtri
 from scipy.stats import nbinom, poisson
 
 from targetsim.errors import DataError
+from targetsim.model.outcomes import transition
 from targetsim.model.params import FunnelParams
 
 #: One-sided tail probability of every check (one side of a 95 % predictive band).
@@ -94,12 +94,6 @@ def warnings_frame(warnings: list[EarlyWarning]) -> pd.DataFrame:
     return pd.DataFrame([w.__dict__ for w in warnings], columns=WARNING_COLUMNS)
 
 
-def _survival(x: np.ndarray, mu: np.ndarray, sigma: np.ndarray) -> np.ndarray:
-    with np.errstate(divide="ignore"):
-        z = (np.log(np.maximum(x, 1e-300)) - mu) / sigma
-    return np.where(x > 0, np.exp(log_ndtr(-z)), 1.0)
-
-
 def cohort_probabilities(
     params: FunnelParams, segment: int, age_then: np.ndarray, age_now: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -120,23 +114,14 @@ def cohort_probabilities(
     -------
     p_won, p_open : ndarray, shape (D, N)
         ``P(won by age_now | open at age_then)`` and ``P(open at age_now | open at age_then)``
-        under the competing outcomes of :mod:`targetsim.model.params`.
+        under the outcome component of the plan (:mod:`targetsim.model.outcomes`).
     """
-    a0 = np.asarray(age_then, dtype=float)[None, :]
-    a1 = np.asarray(age_now, dtype=float)[None, :]
+    a0 = np.asarray(age_then, dtype=float)
+    a1 = np.asarray(age_now, dtype=float)
     if np.any(a1 < a0):
         raise DataError("a deal is younger today than at the plan's as-of date")
-    pw = params.p_win[:, segment, None]
-    pl = params.p_lost[:, segment, None]
-    ps = params.p_stall[:, segment, None]
-    wm, ws = params.won_mu[:, segment, None], params.won_sigma[:, segment, None]
-    lm, ls = params.lost_mu[:, segment, None], params.lost_sigma[:, segment, None]
-    sw0, sw1 = _survival(a0, wm, ws), _survival(a1, wm, ws)
-    sl0, sl1 = _survival(a0, lm, ls), _survival(a1, lm, ls)
-    alive = pw * sw0 + pl * sl0 + ps
-    p_won = pw * (sw0 - sw1) / alive
-    p_open = (pw * sw1 + pl * sl1 + ps) / alive
-    return p_won, p_open
+    seg = np.full(a0.shape, segment, dtype=int)
+    return transition(params.outcome, seg, np.full(a0.shape, -1), a0, a1)
 
 
 def predictive_count(probs: np.ndarray, *, n_rep: int = 4, random_seed: int = 0) -> np.ndarray:
@@ -188,9 +173,7 @@ def conversion_check(
 
 def aging_expected_days(params: FunnelParams, segment: int, quantile: float = AGING_QUANTILE):
     """Days from creation within which the plan expects ``quantile`` of wins (posterior median)."""
-    mu = float(np.median(params.won_mu[:, segment]))
-    sigma = float(np.median(params.won_sigma[:, segment]))
-    return float(np.exp(mu + sigma * ndtri(quantile)))
+    return float(np.nanmedian(params.outcome.won_quantile(quantile)[:, segment]))
 
 
 def cycle_check(

@@ -31,9 +31,11 @@ as-of month; :func:`draws` makes any number of paths from it.
 from __future__ import annotations
 
 import itertools
+import json
 import math
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from scipy.special import gammaln
 
@@ -177,7 +179,10 @@ def _laplace(
 
 
 def _series(st: FunnelStats) -> dict[str, np.ndarray]:
-    """Dense (S, T) counts, exposures and month of year, T from the first month to as-of."""
+    """Dense (S, T) counts, exposures and month of year, T from the first month to as-of.
+
+    ``month`` is each step's month relative to the as-of month (0).
+    """
     n_seg = len(st.segments)
     m0 = int(st.arrival_month.min())
     n_t = int(st.arrival_month.max()) - m0 + 1
@@ -186,11 +191,36 @@ def _series(st: FunnelStats) -> dict[str, np.ndarray]:
     t = st.arrival_month - m0
     y[st.arrival_segment, t] = st.arrival_count
     e[st.arrival_segment, t] = st.arrival_exposure
-    moy = np.zeros(n_t, dtype=int)
-    moy[t] = st.arrival_moy
     last_moy = int(st.arrival_moy[np.argmax(st.arrival_month)])
     moy = (last_moy - (n_t - 1 - np.arange(n_t))) % 12
-    return {"y": y, "e": e, "moy": moy, "as_of_moy": last_moy}
+    month = np.arange(n_t) - (n_t - 1)
+    return {"y": y, "e": e, "moy": moy, "as_of_moy": last_moy, "month": month}
+
+
+def edge_artefacts(y: np.ndarray, e: np.ndarray, lt: LocalTrendSettings) -> np.ndarray:
+    """Months at the start or the end of the history read as export artefacts (bool, T).
+
+    The monthly rate of all segments together is compared with its median over the months
+    observed for at least half their length; edge months below ``edge_ratio`` times that
+    median are flagged, walking in from each end.
+    """
+    expo = e.max(axis=0)
+    rate = np.divide(y.sum(axis=0), expo, out=np.zeros(expo.shape), where=expo > 0)
+    full = expo >= 0.5
+    out = np.zeros(len(expo), dtype=bool)
+    if full.sum() < 3 or lt.edge_ratio <= 0:
+        return out
+    floor = lt.edge_ratio * float(np.median(rate[full]))
+    n_t = len(expo)
+    for t in range(n_t // 3):
+        if rate[t] >= floor and expo[t] > 0:
+            break
+        out[t] = True
+    for t in range(n_t - 1, max(n_t - 1 - lt.max_edge_months, n_t // 3), -1):
+        if rate[t] >= floor:
+            break
+        out[t] = True
+    return out
 
 
 def _system(pts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -233,6 +263,8 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
     ser = _series(st)
     y, e = ser["y"], ser["e"]
     n_seg, n_t = y.shape
+    artefact = edge_artefacts(y, e, lt)
+    e = np.where(artefact[None, :], 0.0, e)
     obs = e > 0
     pts, log_prior = _grid(lt)
     n_g = len(pts)
@@ -288,7 +320,11 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
         },
         coords={"hyper": ["level_sd", "slope_sd", "damping", "noise_sd"]},
         attrs={"as_of_moy": int(ser["as_of_moy"]), "season_on": int(season_on),
-               "history_months": int(n_t), "horizon_months": int(lt.horizon_months)},
+               "history_months": int(n_t), "horizon_months": int(lt.horizon_months),
+               "left_out_months": json.dumps(ser["month"][artefact].tolist()),
+               "left_out_counts": json.dumps(y.sum(axis=0)[artefact].tolist()),
+               "left_out_segment_counts": json.dumps(y[:, artefact].tolist()),
+               "left_out_exposure": json.dumps(ser["e"].max(axis=0)[artefact].tolist())},
     )
 
 
@@ -309,8 +345,37 @@ def _prior_state(
     return a0, p0
 
 
-def draws(state: xr.Dataset, n_draws: int, rng: np.random.Generator) -> ArrivalDraws:
-    """``n_draws`` paths of every segment's log mean monthly arrivals from the as-of month."""
+def _backlog(state: xr.Dataset, as_of: pd.Timestamp) -> dict[str, np.ndarray]:
+    """The trailing months read as not yet fully recorded, as days before ``as_of``."""
+    months = json.loads(state.attrs.get("left_out_months", "[]"))
+    seg_counts = np.asarray(json.loads(state.attrs.get("left_out_segment_counts", "[]")))
+    expo = json.loads(state.attrs.get("left_out_exposure", "[]"))
+    mid = -int(state.attrs["history_months"]) // 2
+    keep = [i for i, m in enumerate(months) if m >= mid]
+    base = as_of.normalize().to_period("M")
+    lo, hi = [], []
+    for i in keep:
+        start = (base + int(months[i])).start_time
+        end = min((base + int(months[i]) + 1).start_time, as_of.normalize())
+        lo.append(float((start - as_of.normalize()).days))
+        hi.append(float((end - as_of.normalize()).days))
+    n_seg = state.sizes["segment"]
+    return {
+        "backlog_lo": np.array(lo), "backlog_hi": np.array(hi),
+        "backlog_exposure": np.array([expo[i] for i in keep], dtype=float),
+        "backlog_observed": (seg_counts[:, keep] if keep else np.zeros((n_seg, 0))).reshape(
+            n_seg, len(keep)),
+    }
+
+
+def draws(
+    state: xr.Dataset, n_draws: int, rng: np.random.Generator, as_of: pd.Timestamp | None = None
+) -> ArrivalDraws:
+    """``n_draws`` paths of every segment's log mean monthly arrivals from the as-of month.
+
+    With ``as_of``, the trailing months left out as not yet fully recorded become the
+    backlog of :class:`~targetsim.model.params.ArrivalDraws`.
+    """
     pts = state["grid"].values
     weight = state["weight"].values
     mean = state["state_mean"].values  # (S, G, 2)
@@ -340,4 +405,36 @@ def draws(state: xr.Dataset, n_draws: int, rng: np.random.Generator) -> ArrivalD
     inv_alpha = np.expm1(pts[g, 3] ** 2)
     with np.errstate(divide="ignore"):
         alpha = np.where(inv_alpha > 0, 1.0 / inv_alpha, np.inf)
-    return ArrivalDraws(log_rate=path, alpha=np.repeat(alpha[:, None], n_seg, axis=1))
+    backlog = _backlog(state, as_of) if as_of is not None else {}
+    return ArrivalDraws(log_rate=path, alpha=np.repeat(alpha[:, None], n_seg, axis=1),
+                        **backlog)
+
+
+def notes(state: xr.Dataset, as_of: pd.Timestamp) -> list[str]:
+    """Plain-words notes on the fit: the months read as export artefacts."""
+    months = json.loads(state.attrs.get("left_out_months", "[]"))
+    counts = json.loads(state.attrs.get("left_out_counts", "[]"))
+    base = as_of.to_period("M")
+    mid = -int(state.attrs["history_months"]) // 2
+
+    def listed(sel: list[tuple[int, float]]) -> str:
+        return ", ".join(f"{(base + m).strftime('%b %Y')} ({c:,.0f})" for m, c in sel)
+
+    pairs = list(zip((int(m) for m in months), counts, strict=True))
+    start = [p for p in pairs if p[0] < mid]
+    end = [p for p in pairs if p[0] >= mid]
+    out = []
+    if start:
+        out.append(
+            f"new opportunities at the start of the history, {listed(start)}, are fewer than "
+            "half those of a typical month: read as the CRM's first months, they are left "
+            "out of the arrival rate."
+        )
+    if end:
+        out.append(
+            f"new opportunities in the last months, {listed(end)}, are fewer than half those "
+            "of a typical month: read as deals not yet recorded (an export artefact), they "
+            "are left out of the arrival rate. If the drop is real, the forecast is too "
+            "high: check those months."
+        )
+    return out

@@ -243,37 +243,56 @@ def build_stages(st: FunnelStats, cfg: ModelConfig, meta: dict) -> None:
     ss = st.stages
     n_seg, n_k = len(st.segments), len(ss.steps)
     cd = _lognormal_est(ss.converted_days)
-    rows, est = [], []
+    # A step whose durations are all unknown or degenerate (Maven: the creation date is
+    # the stage date) has no timing evidence: its duration row would only sample its
+    # hierarchical prior, slowly, so it is left out and the step counts for conversion.
+    open_steps = ss.open.cell // n_seg if len(ss.open.cell) else np.zeros(0, int)
+    timed = [
+        bool(ss.converted_days.n[k * n_seg:(k + 1) * n_seg].sum()
+             + ss.lost_days.n[k * n_seg:(k + 1) * n_seg].sum() + np.sum(open_steps == k))
+        for k in range(n_k)
+    ]
+    meta["stage_timed"] = timed
+    rows, est, pairs = [], [], []
     for k, step in enumerate(ss.steps):
         yes, no = ss.n_converted[k].astype(float), ss.n_lost[k].astype(float)
-        sl = slice(k * n_seg, (k + 1) * n_seg)
-        rows += [f"stage_logit:{step}", f"stage_log_days:{step}"]
-        est += [(_logit(yes, no), logit_se(yes, no)), (cd[0][sl], cd[1][sl])]
+        rows.append(f"stage_logit:{step}")
+        est.append((_logit(yes, no), logit_se(yes, no)))
+        pairs.append((cfg.stage_logit, cfg.stage_logit_sd))
+        if timed[k]:
+            sl = slice(k * n_seg, (k + 1) * n_seg)
+            rows.append(f"stage_log_days:{step}")
+            est.append((cd[0][sl], cd[1][sl]))
+            pairs.append((cfg.stage_log_days, cfg.stage_log_days_sd))
     model = pm.modelcontext(None)
     model.add_coord("stage_theta_param", rows)
     model.add_coord("step", ss.steps)
     model.add_coord("step_param", STEP_PARAMS)
-    pairs = [(cfg.stage_logit, cfg.stage_logit_sd), (cfg.stage_log_days, cfg.stage_log_days_sd)]
-    theta = hier_block("stage_theta", tuple(rows), n_seg, *_priors(pairs * n_k),
-                       _block_centring(est))
+    theta = hier_block("stage_theta", tuple(rows), n_seg, *_priors(pairs), _block_centring(est))
     D = pm.Data  # noqa: N806
     sp = pm.Normal(
         "step_params",
         mu=D("prior_step_mu", np.array([cfg.stage_lost_share_logit.mu, cfg.stage_log_sigma.mu,
-                                        cfg.stage_lost_log_days.mu, cfg.stage_log_sigma.mu]))[:,
-                                                                                             None],
+                                        cfg.stage_lost_log_days.mu,
+                                        cfg.stage_log_sigma.mu]))[:, None],
         sigma=D("prior_step_sigma", np.array([
             cfg.stage_lost_share_logit.sigma, cfg.stage_log_sigma.sigma,
             cfg.stage_lost_log_days.sigma, cfg.stage_log_sigma.sigma]))[:, None],
         dims=("step_param", "step"),
     )
-    rows3 = theta.reshape((n_k, 2, n_seg))
+    row = {name: i for i, name in enumerate(rows)}
+    logits = pt.concatenate([theta[row[f"stage_logit:{step}"]] for step in ss.steps])
+    # An untimed step's duration never enters the likelihood: any constant will do.
+    days = pt.concatenate([
+        theta[row[f"stage_log_days:{step}"]] if timed[k] else pt.zeros(n_seg)
+        for k, step in enumerate(ss.steps)
+    ])
 
     def per_step(x):  # noqa: ANN001, ANN202
         return pt.repeat(x, n_seg)
 
     pm.Potential("stage_deals", competing_risk_loglik(
-        rows3[:, 0, :].reshape((-1,)), per_step(sp[0]), rows3[:, 1, :].reshape((-1,)),
+        logits, per_step(sp[0]), days,
         per_step(pt.exp(sp[1])), per_step(sp[2]), per_step(pt.exp(sp[3])),
         unit_of_cell=np.arange(n_k * n_seg), n_a=ss.n_converted.reshape(-1).astype(float),
         n_b=ss.n_lost.reshape(-1).astype(float), days_a=ss.converted_days,
@@ -282,12 +301,22 @@ def build_stages(st: FunnelStats, cfg: ModelConfig, meta: dict) -> None:
     ))
 
 
-def stage_summary(post: dict[str, np.ndarray], steps: tuple[str, ...]) -> dict[str, np.ndarray]:
-    """``conversion`` and ``stage_cycle_days_median`` (D, K, S) of stacked draws."""
-    th = post["stage_theta"]  # (D, 2K, S)
-    k = len(steps)
-    th = th.reshape(th.shape[0], k, 2, th.shape[-1])
-    return {"conversion": expit(th[:, :, 0]), "stage_cycle_days_median": np.exp(th[:, :, 1])}
+def stage_summary(
+    post: dict[str, np.ndarray], rows: tuple[str, ...], steps: tuple[str, ...]
+) -> dict[str, np.ndarray]:
+    """``conversion`` and ``stage_cycle_days_median`` (D, K, S) of stacked draws.
+
+    ``rows`` names the rows of ``stage_theta``; an untimed step's median is NaN.
+    """
+    th = post["stage_theta"]  # (D, R, S)
+    row = {name: i for i, name in enumerate(rows)}
+    nan = np.full((th.shape[0], th.shape[-1]), np.nan)
+    conv = np.stack([expit(th[:, row[f"stage_logit:{k}"]]) for k in steps], axis=1)
+    days = np.stack([
+        np.exp(th[:, row[f"stage_log_days:{k}"]]) if f"stage_log_days:{k}" in row else nan
+        for k in steps
+    ], axis=1)
+    return {"conversion": conv, "stage_cycle_days_median": days}
 
 
 # --------------------------------------------------------------------------- size
