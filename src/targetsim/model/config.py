@@ -75,6 +75,10 @@ class HazardPriors(BaseModel):
         to close (pooled over segments), so each bin holds evidence.
     min_events_per_bin : int
         Fewer bins when the data have fewer closed deals than ``bins`` times this.
+    max_bin_ratio, min_split_days : float
+        A bin starting at ``min_split_days`` or later ends at most ``max_bin_ratio`` times
+        its start (wider bins are split): a hazard is constant within a bin, and one bin
+        from 90 to 400 days would give a fast segment's stalled deals a slow one's chance.
     log_hazard : Normal
         Log hazard per day of the population curve's first bin (centre: a median of about
         60 days).
@@ -92,10 +96,12 @@ class HazardPriors(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     bins: int = Field(default=14, ge=1, le=40)
     min_events_per_bin: int = Field(default=15, ge=1)
+    max_bin_ratio: float = Field(default=1.6, gt=1.0)
+    min_split_days: float = Field(default=7.0, gt=0.0)
     log_hazard: Normal = Normal(mu=math.log(math.log(2.0) / 60.0), sigma=2.0)
     curve_step: HalfNormal = HalfNormal(sigma=1.0)
-    min_segment_spread: PositiveFloat = 0.15
-    min_shape_spread: PositiveFloat = 0.08
+    min_segment_spread: PositiveFloat = 0.5
+    min_shape_spread: PositiveFloat = 1.0
     min_owner_spread: PositiveFloat = 0.1
 
 

@@ -47,9 +47,26 @@ def hazard_edges(st: FunnelStats, cfg: ModelConfig) -> np.ndarray:
     else:
         last = float(rule)
     n_bins = int(max(1, min(hz.bins, closed.size // hz.min_events_per_bin)))
-    inner = np.quantile(closed, np.linspace(0, 1, n_bins + 1)[1:-1]) if closed.size else []
+    inner: np.ndarray = np.zeros(0)
+    if closed.size:
+        # Quantiles of the segments' times to close with every segment weighing the same,
+        # so that a high-volume fast segment does not leave a slow one's range in a
+        # single bin; then no bin wider than ``max_bin_ratio`` times its start.
+        seg = st.cell_segment[st.deal_cell[(kind != KIND_OPEN) & np.isfinite(days)]]
+        counts = np.bincount(seg)
+        weight = 1.0 / counts[seg]
+        order = np.argsort(closed, kind="stable")
+        cum = np.cumsum(weight[order]) / weight.sum()
+        probs = np.linspace(0, 1, n_bins + 1)[1:-1]
+        inner = closed[order][np.minimum(np.searchsorted(cum, probs), closed.size - 1)]
     edges = np.unique(np.concatenate([[0.0], np.ceil(inner), [last]]))
-    return edges[(edges >= 0) & (edges <= last)]
+    edges = edges[(edges >= 0) & (edges <= last)]
+    out = [edges[0]]
+    for e in edges[1:]:
+        while out[-1] >= hz.min_split_days and e > hz.max_bin_ratio * out[-1]:
+            out.append(float(np.ceil(hz.max_bin_ratio * out[-1])))
+        out.append(float(e))
+    return np.unique(np.array(out))
 
 
 def hazard_counts(st: FunnelStats, edges: np.ndarray) -> dict[str, np.ndarray]:
@@ -127,8 +144,10 @@ def _spreads(crude: dict[str, tuple], hz: HazardPriors) -> dict[str, object]:
 
     out: dict[str, object] = {
         "shift": [max(dl(crude[r][0], crude[r][1]), hz.min_segment_spread) for r in RISKS],
-        "shape": [max(dl(crude[r][2].ravel(), crude[r][3].ravel()), hz.min_shape_spread)
-                  for r in RISKS],
+        # Per bin: segments often agree early and differ a lot in the tail (a fast line
+        # beside a slow one), and one spread for all bins would pool the tail too hard.
+        "shape": [[max(dl(crude[r][2][:, j], crude[r][3][:, j]), hz.min_shape_spread)
+                   for j in range(crude[r][2].shape[1])] for r in RISKS],
     }
     if "owner" in crude:
         out["owner"] = max(dl(*crude["owner"]), hz.min_owner_spread)
@@ -183,8 +202,7 @@ def build(st: FunnelStats, cfg: ModelConfig, meta: dict) -> None:
         shift_z = pm.ZeroSumNormal("hz_shift_z", sigma=1.0, dims=("risk", "segment"))
         shift = D("hz_shift_sd", np.array(spreads["shift"]))[:, None] * shift_z
         dev_z = pm.ZeroSumNormal("hz_dev_z", sigma=1.0, dims=("risk", "bin", "segment"))
-        dev = D("hz_dev_sd", np.array(spreads["shape"]))[:, None, None] * dev_z.dimshuffle(
-            0, 2, 1)
+        dev = D("hz_dev_sd", np.array(spreads["shape"]))[:, None, :] * dev_z.dimshuffle(0, 2, 1)
         log_h = log_h + shift[:, :, None] + dev
     log_h = pm.Deterministic("hz_log_h", log_h, dims=("risk", "segment", "bin"))
 
