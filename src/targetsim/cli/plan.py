@@ -16,13 +16,20 @@ from rich.console import Console
 from rich.table import Table
 
 from targetsim.cli._common import (
+    AmountsOpt,
     AsOfOpt,
     DataArg,
     FormatOpt,
+    FxOpt,
+    LostStagesOpt,
     MapOpt,
     SegmentColOpt,
     SkipInvalidOpt,
+    StageHistoryOpt,
+    StageOrderOpt,
     StagesOpt,
+    WonStagesOpt,
+    export_options,
     parse_mapping,
     parse_stages,
     print_warnings,
@@ -72,6 +79,15 @@ CurrencyOpt = Annotated[
 ]
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
+]
+QuotasOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--quotas",
+        help="Proposed or existing quotas (level, name, period, metric, target): each one's "
+        "probability, band position and verdict in quota_scores.csv, the report and "
+        "targets.xlsx; how they add up in quota_rollup.csv.",
+    ),
 ]
 
 
@@ -174,6 +190,14 @@ def _finish(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
     for note in result.metadata.get("notes", []):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     print_summary(result, console)
+    if result.metadata.get("quotas"):
+        from targetsim.calibrate.score import ROLLUP_FILE, SCORES_FILE
+        from targetsim.safe_text import escape_console
+
+        console.print(
+            f"quotas of {escape_console(result.metadata['quotas'])} scored: "
+            f"{result.out_dir / SCORES_FILE}, {result.out_dir / ROLLUP_FILE}", highlight=False,
+        )
     if not result.converged:
         raise ConvergenceError(
             f"the model did not converge (see {result.out_dir / 'diagnostics.json'}); every "
@@ -208,6 +232,13 @@ def register(app: typer.Typer) -> None:
         lang: LangOpt = "en",
         currency: CurrencyOpt = "$",
         progress: ProgressOpt = True,
+        quotas: QuotasOpt = None,
+        won_stages: WonStagesOpt = None,
+        lost_stages: LostStagesOpt = None,
+        stage_order: StageOrderOpt = None,
+        stage_history: StageHistoryOpt = None,
+        fx: FxOpt = None,
+        amounts: AmountsOpt = "auto",
     ) -> None:
         """Ingest, fit, simulate, calibrate and report in one go: targets with probabilities."""
         from targetsim.data import load_opportunities
@@ -216,15 +247,23 @@ def register(app: typer.Typer) -> None:
 
         tier_p = parse_tiers_opt(tiers)
         amount = parse_amount(company_target)
+        quota_table = None
+        if quotas is not None:  # read before the data: a typo should not wait for a fit
+            from targetsim.calibrate.score import read_quotas
+
+            quota_table = read_quotas(quotas)
+            print_warnings(quota_table.warnings)
+        options = export_options(won_stages, lost_stages, stage_order, stage_history, fx,
+                                 amounts)
         opps = load_opportunities(data, fmt=fmt, mapping=parse_mapping(map_),
                                   segment_col=segment_col, stages=parse_stages(stages),
-                                  as_of=as_of, skip_invalid=skip_invalid)
+                                  as_of=as_of, skip_invalid=skip_invalid, options=options)
         print_warnings(opps.warnings)
         result = run_plan(
             build_funnel(opps), out, scenarios=scenario or (), probability=probability,
             tiers=tier_p, company_target=amount, start=start, months=months, draws=draws,
             seed=seed, engine=engine, workers=workers, lang=lang, currency=currency,
-            progress=progress,
+            progress=progress, quotas=quota_table,
         )
         _finish(result, Console())
 
