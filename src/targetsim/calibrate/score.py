@@ -12,7 +12,8 @@ when present; an optional ``scenario`` column scores a row under that scenario o
 The quota sheet ``targets.xlsx`` works as it is, edited or not: every sheet with ``name``,
 ``period``, ``metric`` and a target or quota column is read, its level taken from a
 ``level`` column or from the sheet's name (``Total``, ``Segments``, ``Owners``), its
-headers in English or French.
+headers in English or French; a workbook with a ``Quotas`` sheet (targets.xlsx of a plan
+made with ``--quotas``) is read from that sheet alone.
 
 Verdicts, from the tiers ``floor > target > stretch`` (``--tiers``; the plan's own tiers,
 else 0.9, 0.6, 0.3): a quota reached with probability at least ``floor`` is **too easy**;
@@ -54,7 +55,7 @@ QUOTA_COLUMNS = ("level", "name", "period", "metric", "target")
 SCORE_COLUMNS = [
     "scenario", "level", "name", "period", "metric", "target", "attainment_probability",
     "p10", "p50", "p90", "band_position", "verdict", "plan_target", "vs_plan_target",
-    "last_year_actual", "implied_growth",
+    "last_year_actual", "implied_growth", "tiers",
 ]
 #: Columns of quota_rollup.csv.
 ROLLUP_COLUMNS = [
@@ -69,12 +70,12 @@ VERDICTS = {
     "en": ("too easy", "achievable", "stretching", "unlikely"),
     "fr": ("trop bas", "atteignable", "ambitieux", "trop haut"),
 }
-#: Where a number sits in the simulated band (p10, p50, p90).
+#: Where a number sits in the simulated band: under p10, p10–p50, p50–p90, over p90.
 BAND_WORDS = {
-    "en": ("below the band (under p10)", "lower half of the band (p10–p50)",
-           "upper half of the band (p50–p90)", "above the band (over p90)"),
-    "fr": ("sous la fourchette (moins que p10)", "moitié basse de la fourchette (p10–p50)",
-           "moitié haute de la fourchette (p50–p90)", "au-dessus de la fourchette (plus que p90)"),
+    "en": ("below the band", "lower half of the band", "upper half of the band",
+           "above the band"),
+    "fr": ("sous la fourchette", "moitié basse de la fourchette",
+           "moitié haute de la fourchette", "au-dessus de la fourchette"),
 }
 #: Sheet names of the quota sheet and the level they hold.
 SHEET_LEVELS = {"total": "total", "company": "total", "segments": "segment",
@@ -87,6 +88,8 @@ _METRIC_WORDS = {"bookings": "bookings", "deals won": "deals_won", "deals_won": 
 #: Headers of the number to score when a sheet also has the plan's ``target``.
 _QUOTA_HEADERS = ("quota", "proposed target", "proposal", "proposed quota")
 SCORES_FILE = "quota_scores.csv"
+#: Sheet of targets.xlsx with the scored quotas (:mod:`targetsim.report.quotas`).
+QUOTA_SHEET = "Quotas"
 ROLLUP_FILE = "quota_rollup.csv"
 SHOW = 5
 
@@ -196,6 +199,9 @@ def _frames(path: Path) -> list[tuple[str | None, pd.DataFrame]]:
             sheets = pd.read_excel(path, sheet_name=None, engine="openpyxl", dtype=object)
         except Exception as exc:  # openpyxl raises many types for a corrupt file
             raise DataError(f"{path}: cannot be read as Excel: {exc}") from None
+        # a sheet of scored quotas (targets.xlsx after plan --quotas) holds the proposals
+        if QUOTA_SHEET in sheets:
+            sheets = {QUOTA_SHEET: sheets[QUOTA_SHEET]}
         return [(name, df.astype(object).where(pd.notna(df), None))
                 for name, df in sheets.items()]
     from targetsim.data.readers import read_table
@@ -502,6 +508,7 @@ def score_quotas(
                 band_position(q.target, p10, p50, p90, lang), verdict(p, tiers, lang),
                 pt, q.target / pt - 1 if pt and np.isfinite(pt) else np.nan,
                 ly, q.target / ly - 1 if ly and np.isfinite(ly) else np.nan,
+                ",".join(f"{v:g}" for v in tiers),
             ))
     scores = pd.DataFrame(rows, columns=SCORE_COLUMNS)
     roll = rollup(projection, scores, samples, targets=targets, company_target=company_target)

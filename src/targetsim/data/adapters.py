@@ -28,7 +28,7 @@ from targetsim.data.schema import (
     parse_dates,
     parse_text,
 )
-from targetsim.data.stages import StageMap, split_names
+from targetsim.data.stages import StageMap, split_names, stage_key
 from targetsim.errors import DataError
 
 
@@ -154,7 +154,8 @@ def from_canonical(
     This is the recipe for any CRM without an adapter: ``--map`` names the columns, and
     when the ``outcome`` column holds the CRM's stage names, ``--won-stages``,
     ``--lost-stages`` (and ``--stage-order``) say what they mean (:class:`StageMap`; the
-    canonical words ``won``, ``lost``, ``closed won``, ``closed lost`` keep their meaning).
+    canonical words ``won``, ``lost``, ``open``, ``closed won``, ``closed lost`` keep their
+    meaning).
 
     Raises
     ------
@@ -202,6 +203,8 @@ def from_canonical(
         stage_map = options.stage_map(("won", "closed won"), ("lost", "closed lost"))
         names = parse_text(table["outcome"])
         outcome = stage_map.classify(names)
+        # the canonical word keeps its meaning beside the CRM's stage names
+        outcome = outcome.where(names.map(lambda v: stage_key(v) != "open"), "open")
         unknown = outcome.isna().to_numpy()
         if unknown.any():
             msg = stage_map.unknown_message(
@@ -327,7 +330,7 @@ def expected_close_signal(
         for b in order:
             s = sub.loc[sub["expected_close"].eq(b)]
             if len(s):
-                rows.append((seg, b, len(s), float(s["amount"].sum())))
+                rows.append((seg, b, len(s), round(float(s["amount"].sum()), 2)))
     return pd.DataFrame(rows, columns=["segment", "expected_close", "open_deals", "open_value"])
 
 
