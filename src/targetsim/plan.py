@@ -42,6 +42,7 @@ from targetsim.io import write_text_atomic
 
 if TYPE_CHECKING:
     from targetsim.calibrate.score import Quotas
+    from targetsim.data.adapters import ExportOptions
     from targetsim.data.funnel import FunnelData
     from targetsim.model.params import FunnelParams
     from targetsim.simulate.scenario import Scenario
@@ -202,6 +203,7 @@ def run_plan(
     report: bool = True,
     progress: bool = True,
     quotas: Quotas | None = None,
+    options: ExportOptions | None = None,
 ) -> PlanResult:
     """Run the whole pipeline and write the plan directory.
 
@@ -211,8 +213,9 @@ def run_plan(
         CRM export (loaded with the loading options) or funnel facts already built.
     out_dir : path
         Output directory (created).
-    fmt, mapping, segment_col, stages, as_of, skip_invalid
-        Loading options of :func:`targetsim.data.load_funnel`.
+    fmt, mapping, segment_col, stages, as_of, skip_invalid, options
+        Loading options of :func:`targetsim.data.load_funnel` (``options``: stage names,
+        stage history, currencies, placeholder amounts).
     scenarios : sequence of Scenario, path or bundled name
         Default: the baseline of no change.
     probability : float
@@ -260,7 +263,8 @@ def run_plan(
         from targetsim.data import load_funnel
 
         funnel = load_funnel(data, fmt=fmt, mapping=mapping, segment_col=segment_col,
-                             stages=tuple(stages), as_of=as_of, skip_invalid=skip_invalid)
+                             stages=tuple(stages), as_of=as_of, skip_invalid=skip_invalid,
+                             options=options)
         source = str(data)
     else:
         funnel, source = data, getattr(data, "source", "<memory>")
