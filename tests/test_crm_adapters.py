@@ -288,3 +288,33 @@ def test_stage_dates_from_hubspot_date_entered_columns(hs_truth, tmp_path) -> No
         got = t[f"{stage_slug(s)}_at"]
         want = sales.reached[s].reindex(t.index)
         assert ((got == want) | (got.isna() & want.isna())).all(), s
+
+
+def test_hubspot_excel_export_and_flags(hs_truth, tmp_path) -> None:
+    """HubSpot exports .xlsx by default: dates arrive as Excel dates, amounts as numbers;
+    its closed/won flags decide, an empty won flag on an open deal included."""
+    sales, _ = hs_truth
+    write_hubspot(sales, tmp_path / "deals.csv", date_entered=False)
+    frame = pd.read_csv(tmp_path / "deals.csv", dtype={"Record ID": str})
+    frame["Create Date"] = pd.to_datetime(frame["Create Date"])
+    frame["Is Deal Closed?"] = np.where(sales.deals["outcome"].ne("open"), "true", "false")
+    frame["Is Closed Won"] = np.where(sales.deals["outcome"].eq("won"), "true",
+                                      np.where(sales.deals["outcome"].eq("lost"), "false", ""))
+    frame["Deal Stage"] = frame["Deal Stage"].replace({"Closed Lost": "Lost - no budget"})
+    frame.to_excel(tmp_path / "deals.xlsx", index=False)
+    opps = load_opportunities(tmp_path / "deals.xlsx", fmt="hubspot")
+    got = opps.table.set_index("opportunity_id")["outcome"]
+    want = pd.Series(sales.deals["outcome"].to_numpy(), index=frame["Record ID"].to_numpy())
+    assert (got.loc[want.index] == want).all()
+    assert (opps.table["created_at"].to_numpy()
+            == sales.deals["created"].dt.normalize().to_numpy()).all()
+
+
+def test_a_last_row_with_empty_cells_is_not_a_footer(tmp_path) -> None:
+    pd.DataFrame({
+        "Opportunity ID": ["A1", "A2", "Note"], "Stage": ["Closed Won", "Prospecting", None],
+        "Created Date": ["1/5/2024", "2/1/2024", None], "Close Date": ["2/1/2024", "", None],
+        "Amount": ["1,000.00", "", None],
+    }).to_csv(tmp_path / "r.csv", index=False)
+    with pytest.raises(DataError, match=r"no stage in 1 rows \(e.g. row 4\)"):
+        load_opportunities(tmp_path / "r.csv", fmt="salesforce")

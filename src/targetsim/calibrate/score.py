@@ -435,6 +435,11 @@ def band_position(value: float, p10: float, p50: float, p90: float, lang: str = 
     return words[3]
 
 
+def _plan_number(targets: pd.DataFrame | None) -> str:
+    """The plan's number handed out: its ``quota`` column when it has one, else ``target``."""
+    return "quota" if targets is not None and "quota" in targets else "target"
+
+
 def _plan_column(targets: pd.DataFrame | None, column: str) -> dict[tuple, float]:
     if targets is None or column not in targets:
         return {}
@@ -464,8 +469,9 @@ def score_quotas(
     tiers : (floor, target, stretch)
         Thresholds of the verdicts.
     targets : pandas.DataFrame, optional
-        The plan's targets.csv: its target (and ``last_year_actual`` when present) beside
-        each quota, and the company number when the quotas have none.
+        The plan's targets.csv: its number (``quota`` when the plan has a quota plan, else
+        ``target``) and ``last_year_actual`` (when present) beside each quota, and the
+        company number when the quotas have none.
     company_target : float, optional
         The board's FY bookings number (``--company-target``), the company number of the
         roll-up when the quota file has no total.
@@ -481,7 +487,7 @@ def score_quotas(
     tiers = parse_tiers(tiers)
     scenarios = [str(s) for s in projection["scenario"].values]
     reference = "baseline" if "baseline" in scenarios else scenarios[0]
-    plan_target = _plan_column(targets, "target")
+    plan_target = _plan_column(targets, _plan_number(targets))
     last_year = _plan_column(targets, "last_year_actual")
     t = quotas.table
     rows = []
@@ -537,7 +543,7 @@ def rollup(
     (a total quota of the file, else ``--company-target`` for FY bookings, else the plan's
     total target), the gap of the sum to it, and the probability of the company number.
     """
-    plan_total = _plan_column(targets, "target")
+    plan_total = _plan_column(targets, _plan_number(targets))
     rows = []
     for (sc, level, period, metric), g in scores.groupby(
         ["scenario", "level", "period", "metric"], sort=False

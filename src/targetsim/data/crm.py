@@ -53,7 +53,7 @@ ROLES = (
     "currency", "owner", "is_won", "is_closed", "is_deleted", "modified_at", "pipeline",
 )
 _TRUE = {"true", "1", "yes", "y", "t", "x"}
-_FALSE = {"false", "0", "no", "n", "f", ""}
+_FALSE = {"false", "0", "no", "n", "f"}
 #: Share of a stage's deals with a past close date above which an "open" stage looks closed.
 PAST_CLOSE_SHARE = 0.95
 #: Deals a stage needs before that check speaks.
@@ -211,14 +211,15 @@ def resolve_columns(
     return found
 
 
-def parse_flags(col: pd.Series) -> pd.Series:
-    """Boolean cells (``true``/``1``/``yes``, ``false``/``0``/``no``/empty) → bool or None."""
+def parse_flags(col: pd.Series, blank: bool | None = False) -> pd.Series:
+    """Boolean cells (``true``/``1``/``yes``, ``false``/``0``/``no``) → bool; ``blank`` for
+    empty cells; None for anything else."""
 
     def conv(v: object) -> object:
         if isinstance(v, bool | np.bool_):
             return bool(v)
-        if v is None or (isinstance(v, float) and np.isnan(v)):
-            return False
+        if v is None or (isinstance(v, float) and np.isnan(v)) or not str(v).strip():
+            return blank
         key = str(v).strip().lower()
         if key in _TRUE:
             return True
@@ -269,16 +270,17 @@ def _pick_latest(
                             errors="coerce", format="mixed", utc=True)
         live = pd.DataFrame({"id": ids, "ts": ts, "pos": np.arange(len(table))})[keep]
         dup = live["id"].notna() & live["id"].duplicated(keep=False)
-        if dup.any():
-            grp = live.loc[dup]
-            if grp["ts"].notna().all():
-                latest = grp.sort_values(["id", "ts", "pos"]).groupby("id").tail(1)
-                # equal timestamps cannot tell the copies apart: leave them to validation
-                tied = grp.merge(latest[["id", "ts"]], on=["id", "ts"]).groupby("id").size()
-                clear = set(tied.index[tied.eq(1)])
-                drop = grp.loc[grp["id"].isin(clear) & ~grp["pos"].isin(latest["pos"]), "pos"]
-                keep[drop.to_numpy()] = False
-                n_older = len(drop)
+        grp = live.loc[dup]
+        # copies without a readable timestamp cannot be ordered: left to validation
+        grp = grp.loc[grp.groupby("id")["ts"].transform(lambda t: t.notna().all())]
+        if len(grp):
+            latest = grp.sort_values(["id", "ts", "pos"]).groupby("id").tail(1)
+            # equal timestamps cannot tell the copies apart either
+            tied = grp.merge(latest[["id", "ts"]], on=["id", "ts"]).groupby("id").size()
+            clear = set(tied.index[tied.eq(1)])
+            drop = grp.loc[grp["id"].isin(clear) & ~grp["pos"].isin(latest["pos"]), "pos"]
+            keep[drop.to_numpy()] = False
+            n_older = len(drop)
     return keep, n_identical, n_older
 
 
@@ -432,12 +434,12 @@ def _apply_flags(
     outcome: pd.Series, closed_col: pd.Series, won_col: pd.Series
 ) -> tuple[pd.Series, np.ndarray]:
     """The CRM's closed/won flags decide where both are readable."""
-    closed = parse_flags(closed_col)
-    won = parse_flags(won_col)
-    readable = closed.notna().to_numpy() & won.notna().to_numpy()
-    flag = np.where(
-        closed.eq(True).to_numpy(), np.where(won.eq(True).to_numpy(), "won", "lost"), "open"
-    )
+    closed = parse_flags(closed_col, blank=None)
+    won = parse_flags(won_col, blank=None)
+    # an open deal needs no won flag; a closed one does
+    is_closed = closed.eq(True).to_numpy()
+    readable = closed.notna().to_numpy() & (~is_closed | won.notna().to_numpy())
+    flag = np.where(is_closed, np.where(won.eq(True).to_numpy(), "won", "lost"), "open")
     by_name = outcome.to_numpy(dtype=object)
     disagree = readable & pd.notna(by_name) & (by_name != flag)
     out = np.where(readable, flag, by_name)
