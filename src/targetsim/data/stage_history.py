@@ -257,7 +257,10 @@ def stage_dates(
         h = h.assign(stage=canon)
         names = infer_order(h.loc[is_open], list(by_key.values()))
         inferred = True
-        if names:
+        if not names:
+            warn.append(f"{source}: the history has no change into an open stage; no stage "
+                        "dates.")
+        else:
             warn.append(
                 f"{source}: funnel order inferred from the history: {' → '.join(names)}; "
                 "give --stage-order to set it."
