@@ -673,27 +673,63 @@ def write_scores(result: QuotaScores, out_dir: str | Path) -> list[Path]:
     return files
 
 
+#: The roll-up in words, per language (see :func:`summary_lines`).
+ROLLUP_TEXT = {
+    "en": {
+        "head": "{level}s, {period} {metric} ({scenario}): {n} quotas of {of} add up to {sum}",
+        "vs": ", {rel} {side} the company number {number} ({source}, reached with probability "
+              "{p})",
+        "above": "above", "below": "below",
+        "tail": "; expected {met} of {n} met, all of them with probability {all}; together "
+                "they reach their sum with probability {together}.",
+        "levels": {"segment": "segment", "owner": "owner"},
+        "metrics": {"bookings": "bookings", "deals_won": "deals won"},
+        "sources": {},
+    },
+    "fr": {
+        "head": "{level}, {period} {metric} ({scenario}) : {n} objectifs sur {of} totalisent "
+                "{sum}",
+        "vs": ", {rel} {side} du chiffre de l'entreprise {number} ({source}, atteint avec une "
+              "probabilité de {p})",
+        "above": "au-dessus", "below": "en dessous",
+        "tail": " ; {met} sur {n} atteints en moyenne, tous à la fois avec une probabilité de "
+                "{all} ; ensemble ils atteignent leur somme avec une probabilité de "
+                "{together}.",
+        "levels": {"segment": "segments", "owner": "commerciaux"},
+        "metrics": {"bookings": "prises de commandes", "deals_won": "affaires gagnées"},
+        "sources": {"quota file (total)": "ligne total du fichier",
+                    "plan target": "objectif du plan"},
+    },
+}
+
+
 def summary_lines(result: QuotaScores, currency: str = "$", lang: str = "en") -> list[str]:
     """Plain sentences on the roll-up of the reference scenario (console and report)."""
     from targetsim.calibrate.objectives import format_money, format_percent
 
+    words = ROLLUP_TEXT.get(lang, ROLLUP_TEXT["en"])
     lines = []
     roll = result.rollup.loc[result.rollup["scenario"].eq(result.reference)]
     for r in roll.itertuples(index=False):
         def value(v: float, metric: str = r.metric) -> str:
-            return format_money(v, lang, currency) if metric == "bookings" else f"{v:,.0f}"
+            if metric == "bookings":
+                return format_money(v, lang, currency)
+            return f"{v:,.0f}".replace(",", "\u202f" if lang == "fr" else ",")
 
-        what = f"{r.level}s, {r.period} {r.metric.replace('_', ' ')}"
-        text = (f"{what} ({r.scenario}): {r.quotas} quotas of {r.names_in_plan} add up to "
-                f"{value(r.sum_of_quotas)}")
-        if np.isfinite(r.company_number):
-            rel = r.sum_of_quotas / r.company_number - 1 if r.company_number else np.nan
-            text += (f", {format_percent(abs(rel), lang)} "
-                     f"{'above' if rel >= 0 else 'below'} the company number "
-                     f"{value(r.company_number)} ({r.company_number_source}, reached with "
-                     f"probability {format_percent(r.p_company_number, lang)})")
-        text += (f"; expected {r.expected_quotas_met:.1f} of {r.quotas} met, all of them with "
-                 f"probability {format_percent(r.p_all_met, lang)}; together they reach their "
-                 f"sum with probability {format_percent(r.p_sum_reached, lang)}.")
+        text = words["head"].format(
+            level=words["levels"].get(r.level, r.level), period=r.period,
+            metric=words["metrics"].get(r.metric, r.metric), scenario=r.scenario, n=r.quotas,
+            of=r.names_in_plan, sum=value(r.sum_of_quotas))
+        if np.isfinite(r.company_number) and r.company_number:
+            rel = r.sum_of_quotas / r.company_number - 1
+            text += words["vs"].format(
+                rel=format_percent(abs(rel), lang), side=words["above" if rel >= 0 else "below"],
+                number=value(r.company_number),
+                source=words["sources"].get(r.company_number_source, r.company_number_source),
+                p=format_percent(r.p_company_number, lang))
+        met = f"{r.expected_quotas_met:.1f}"
+        text += words["tail"].format(
+            met=met.replace(".", ",") if lang == "fr" else met, n=r.quotas,
+            all=format_percent(r.p_all_met, lang), together=format_percent(r.p_sum_reached, lang))
         lines.append(text)
     return lines
