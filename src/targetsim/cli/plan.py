@@ -276,17 +276,24 @@ def register(app: typer.Typer) -> None:
         company_target: CompanyTargetOpt = None,
         lang: LangOpt = "en",
         progress: ProgressOpt = True,
+        quotas: QuotasOpt = None,
     ) -> None:
         """Run `plan` on the bundled Maven CRM data (segments = products; baseline, growth and
         tension scenarios)."""
         from targetsim.data import demo_data_path, load_funnel
         from targetsim.plan import DEMO_SCENARIOS, run_plan
 
+        quota_table = None
+        if quotas is not None:
+            from targetsim.calibrate.score import read_quotas
+
+            quota_table = read_quotas(quotas)
+            print_warnings(quota_table.warnings)
         funnel = load_funnel(demo_data_path(), fmt="maven", segment_col="product")
         print_warnings(funnel.warnings)
         result = run_plan(
             funnel, out, scenarios=DEMO_SCENARIOS, probability=0.6,
             tiers=parse_tiers_opt(tiers), company_target=parse_amount(company_target),
-            draws=draws, seed=seed, lang=lang, progress=progress,
+            draws=draws, seed=seed, lang=lang, progress=progress, quotas=quota_table,
         )
         _finish(result, Console())
