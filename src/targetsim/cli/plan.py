@@ -120,6 +120,17 @@ def parse_tiers_opt(text: str | None) -> tuple[float, float, float] | None:
     return parse_tiers(text)
 
 
+def read_quotas_opt(path: Path | None):  # noqa: ANN201 - Quotas or None
+    """``--quotas`` read and checked for form (names and periods wait for the data)."""
+    if path is None:
+        return None
+    from targetsim.calibrate.score import read_quotas
+
+    quotas = read_quotas(path)
+    print_warnings(quotas.warnings)
+    return quotas
+
+
 def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
     """Console summary: headline per scenario, targets per segment, allocation, top-down."""
     from targetsim.calibrate.objectives import format_money, format_percent, format_range
@@ -247,12 +258,7 @@ def register(app: typer.Typer) -> None:
 
         tier_p = parse_tiers_opt(tiers)
         amount = parse_amount(company_target)
-        quota_table = None
-        if quotas is not None:  # read before the data: a typo should not wait for a fit
-            from targetsim.calibrate.score import read_quotas
-
-            quota_table = read_quotas(quotas)
-            print_warnings(quota_table.warnings)
+        quota_table = read_quotas_opt(quotas)  # before the data: a typo should not wait
         options = export_options(won_stages, lost_stages, stage_order, stage_history, fx,
                                  amounts)
         opps = load_opportunities(data, fmt=fmt, mapping=parse_mapping(map_),
@@ -283,12 +289,7 @@ def register(app: typer.Typer) -> None:
         from targetsim.data import demo_data_path, load_funnel
         from targetsim.plan import DEMO_SCENARIOS, run_plan
 
-        quota_table = None
-        if quotas is not None:
-            from targetsim.calibrate.score import read_quotas
-
-            quota_table = read_quotas(quotas)
-            print_warnings(quota_table.warnings)
+        quota_table = read_quotas_opt(quotas)
         funnel = load_funnel(demo_data_path(), fmt="maven", segment_col="product")
         print_warnings(funnel.warnings)
         result = run_plan(
