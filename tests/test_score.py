@@ -251,3 +251,37 @@ def test_write_scores_round_trip(plan_dir, tmp_path) -> None:
     assert list(back.columns)[:10] == ["scenario", "level", "name", "period", "metric",
                                        "target", "attainment_probability", "p10", "p50",
                                        "p90"]
+
+
+def test_report_block_and_sheet_escape_names(tmp_path) -> None:
+    """The report's quota block renders (autoescaped) and the Quotas sheet keeps text as text."""
+    import openpyxl
+    from jinja2 import Environment, FileSystemLoader
+
+    from targetsim.report.html import TEMPLATES
+    from targetsim.report.quotas import add_quota_sheet, load_quota_scores, quota_section
+
+    owners = {"<script>alert(1)</script>": "SMB", "=SUM(A1:A9)": "SMB", "Cy": "Mid"}
+    plan = write_plan(tmp_path, make_projection(owner_segments=owners))
+    pd.DataFrame({"level": ["owner"] * 3, "name": list(owners), "period": ["FY"] * 3,
+                  "metric": ["bookings"] * 3, "target": [200_000, 220_000, 250_000]}).to_csv(
+        tmp_path / "q.csv", index=False)
+    result, _, _ = score_plan(plan, tmp_path / "q.csv", lang="fr")
+    write_scores(result, plan)
+    ctx = quota_section(plan, lang="fr", currency="€")
+    assert ctx["words"]["title"] == "Objectifs proposés"
+    assert {r["verdict"] for r in ctx["rows"]} <= {"trop bas", "atteignable", "ambitieux",
+                                                  "trop haut"}
+    assert len(ctx["rows"]) == 3 and len(ctx["rows"][0]["probabilities"]) == 2
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=True)
+    html = env.get_template("quotas.html.j2").render(quotas=ctx)
+    assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert 'id="quotas-table"' in html
+    wb = openpyxl.Workbook()
+    scores, _ = load_quota_scores(plan)
+    add_quota_sheet(wb, scores)
+    ws = wb["Quotas"]
+    names = [ws.cell(row=i, column=3) for i in range(2, ws.max_row + 1)]
+    assert all(c.data_type == "s" for c in names)
+    assert not any(str(c.value).startswith("=") for c in names)
+    assert quota_section(tmp_path / "nothing", lang="en") is None
