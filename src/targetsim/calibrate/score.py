@@ -7,8 +7,9 @@ under every scenario of a plan, where it sits in the simulated band, and a verdi
 words; :func:`rollup` says how the proposals add up against the company number.
 
 Input (:func:`read_quotas`): CSV, Parquet or Excel with ``level, name, period, metric,
-target`` (``quota`` is read as ``target`` when both are absent or as the number to score
-when present; an optional ``scenario`` column scores a row under that scenario only).
+target``; a ``quota`` column, when there is one, is the number scored (a ``target`` beside
+it, the plan's, is then left aside); an optional ``scenario`` column scores a row under
+that scenario only, otherwise every quota is scored under every scenario of the plan.
 The quota sheet ``targets.xlsx`` works as it is, edited or not: every sheet with ``name``,
 ``period``, ``metric`` and a target or quota column is read, its level taken from a
 ``level`` column or from the sheet's name (``Total``, ``Segments``, ``Owners``), its
@@ -258,7 +259,6 @@ def read_quotas(path: str | Path) -> Quotas:
             "scenario": (raw[cols["scenario"]].to_numpy(dtype=object) if "scenario" in cols
                          else np.full(len(raw), None, dtype=object)),
             "where": where,
-            "target_label": target_col,
         }))
     if not parts:
         raise DataError(

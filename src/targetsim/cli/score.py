@@ -37,7 +37,7 @@ def print_scores(result, console: Console, *, currency: str = "$", lang: str = "
                  files: list[Path] | None = None) -> None:
     """The reference scenario's scores as a table, then the roll-up in sentences."""
     from targetsim.calibrate.objectives import format_money, format_percent
-    from targetsim.calibrate.score import summary_lines
+    from targetsim.calibrate.score import VERDICTS, summary_lines
 
     s = result.scores.loc[result.scores["scenario"].eq(result.reference)]
     floor, target, stretch = result.tiers
@@ -45,10 +45,11 @@ def print_scores(result, console: Console, *, currency: str = "$", lang: str = "
     one = len(combos) == 1
     what = (f"{combos.iloc[0]['level']}s, {combos.iloc[0]['period']} "
             f"{combos.iloc[0]['metric'].replace('_', ' ')}, " if one else "")
+    easy, ok, stretching, unlikely = VERDICTS.get(lang, VERDICTS["en"])
     table = Table(
         title=f"Quotas ({what}{escape_console(result.reference)}); verdict: ≥ "
-        f"{format_percent(floor)} too easy, ≥ {format_percent(target)} achievable, ≥ "
-        f"{format_percent(stretch)} stretching, below unlikely",
+        f"{format_percent(floor, lang)} {easy}, ≥ {format_percent(target, lang)} {ok}, ≥ "
+        f"{format_percent(stretch, lang)} {stretching}, below {unlikely}",
         title_justify="left", header_style="bold", box=box.SIMPLE_HEAD, pad_edge=False,
     )
     columns = ("name",) + (() if one else ("quota of",)) + (
