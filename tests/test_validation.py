@@ -247,7 +247,7 @@ def test_skip_invalid_when_every_row_is_bad(tmp_path, capsys):
         (["--map", "created_at"], "expected canonical=theirs"),
         (["--map", "created_at=Nope"], "--map names column(s) not in the file: 'Nope'"),
         (["--map", "colour=owner"], "'colour' is not a canonical column"),
-        (["--format", "salesforce"], "--format 'salesforce' is unknown"),
+        (["--format", "pipedrive"], "--format 'pipedrive' is unknown"),
         (["--as-of", "someday"], "--as-of 'someday' is not a date"),
         (["--segment-col", "region"], "--segment-col 'region' is not a column"),
         (["--stages", "won"], "not a usable stage name"),

@@ -3,9 +3,11 @@
 :func:`run_plan` writes into ``out_dir`` everything DESIGN.md lists under "Outputs of
 targetsim plan" (targets.csv, fit_summary.csv, diagnostics.json, fit.nc, projection.nc,
 report.html, targets.xlsx) plus objectives.md, indicators.csv, allocation.csv, stress.csv,
-tiers.csv (with ``tiers``), topdown.csv (with ``company_target``) and plan.json (metadata:
-version, seed, as_of, probability, scenarios, convergence, timings per step). Every file is
-written atomically. A fit that did not converge still writes everything; the result (and
+tiers.csv (with ``tiers``), topdown.csv (with ``company_target``), quota_scores.csv and
+quota_rollup.csv (with ``quotas``: :mod:`targetsim.calibrate.score`), expected_close.csv
+(when open deals carry expected close dates) and plan.json (metadata: version, seed,
+as_of, probability, scenarios, convergence, timings per step). Every file is written
+atomically. A fit that did not converge still writes everything; the result (and
 plan.json) says so, and the CLI exits with code 3.
 
 :func:`run_calibrate` is the calibrate step alone, from a directory holding projection.nc
@@ -39,6 +41,8 @@ from targetsim.errors import ConfigError, DataError
 from targetsim.io import write_text_atomic
 
 if TYPE_CHECKING:
+    from targetsim.calibrate.score import Quotas
+    from targetsim.data.adapters import ExportOptions
     from targetsim.data.funnel import FunnelData
     from targetsim.model.config import ModelConfig
     from targetsim.model.params import FunnelParams
@@ -186,6 +190,8 @@ def run_plan(
     currency: str = "$",
     report: bool = True,
     progress: bool = True,
+    quotas: Quotas | None = None,
+    options: ExportOptions | None = None,
 ) -> PlanResult:
     """Run the whole pipeline and write the plan directory.
 
@@ -195,8 +201,9 @@ def run_plan(
         CRM export (loaded with the loading options) or funnel facts already built.
     out_dir : path
         Output directory (created).
-    fmt, mapping, segment_col, stages, as_of, skip_invalid
-        Loading options of :func:`targetsim.data.load_funnel`.
+    fmt, mapping, segment_col, stages, as_of, skip_invalid, options
+        Loading options of :func:`targetsim.data.load_funnel` (``options``: stage names,
+        stage history, currencies, placeholder amounts).
     scenarios : sequence of Scenario, path or bundled name
         Default: the baseline of no change.
     probability : float
@@ -220,6 +227,11 @@ def run_plan(
     report : bool
         Write report.html and targets.xlsx (skipped with a note if unavailable).
     progress : bool
+    quotas : Quotas, optional
+        Proposed or existing quotas (``--quotas``, :func:`targetsim.calibrate.score.read_quotas`):
+        checked against the data's segments, owners and the horizon before the fit, scored
+        after calibration (quota_scores.csv, quota_rollup.csv, a section of the report and a
+        sheet of targets.xlsx).
 
     Returns
     -------
@@ -245,12 +257,15 @@ def run_plan(
         from targetsim.data import load_funnel
 
         funnel = load_funnel(data, fmt=fmt, mapping=mapping, segment_col=segment_col,
-                             stages=tuple(stages), as_of=as_of, skip_invalid=skip_invalid)
+                             stages=tuple(stages), as_of=as_of, skip_invalid=skip_invalid,
+                             options=options)
         source = str(data)
     else:
         funnel, source = data, getattr(data, "source", "<memory>")
     if funnel.deals.empty:
         raise DataError(f"{source}: no opportunities to plan from")
+    if quotas is not None:
+        quotas = _check_quotas_early(quotas, funnel, scenario_objs, start, months)
     timings["ingest"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -280,6 +295,13 @@ def run_plan(
     cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
                     topdown_rows=rows, lang=lang, currency=currency)
     files += write_calibration(cal, out)
+    files += _write_expected_close(funnel, out)
+    if quotas is not None:
+        from targetsim.calibrate.score import DEFAULT_TIERS, score_quotas, write_scores
+
+        scores = score_quotas(projection, quotas, tiers=tiers or DEFAULT_TIERS,
+                              targets=cal.targets, company_target=company_target, lang=lang)
+        files += write_scores(scores, out)
     timings["calibrate"] = time.perf_counter() - t0
 
     meta: dict[str, Any] = {
@@ -305,6 +327,7 @@ def run_plan(
         "converged": converged,
         "diagnostics": _diagnostics_dict(fit),
         "warnings": list(funnel.warnings),
+        "quotas": quotas.source if quotas is not None else None,
         "allocation": [a.to_dict() for a in cal.allocation_summary],
         "company_probability": cal.company_probability,
         "timings_seconds": {},
@@ -324,6 +347,37 @@ def run_plan(
     files.append(_write_plan_json(out, meta))
     return PlanResult(out_dir=out, calibration=cal, converged=converged, timings=timings,
                       files=tuple(files), metadata=meta)
+
+
+def _check_quotas_early(
+    quotas: Quotas, funnel: FunnelData, scenarios: Sequence[Scenario], start: str | None,
+    months: int,
+) -> Quotas:
+    """Quota names, periods and scenarios checked against the data before the fit."""
+    from targetsim.calibrate.periods import periods_of_months
+    from targetsim.calibrate.score import check_quotas
+    from targetsim.simulate.timeline import make_timeline
+
+    horizon = make_timeline(funnel.as_of, start, months).month_starts
+    return check_quotas(
+        quotas, names={"segment": funnel.segments, "owner": funnel.owners},
+        periods=list(periods_of_months(horizon)), scenarios=[sc.name for sc in scenarios],
+    )
+
+
+def _write_expected_close(funnel: FunnelData, out: Path) -> list[Path]:
+    """expected_close.csv: open deals by the quarter their reps expect (a leading signal)."""
+    from targetsim.data.adapters import expected_close_signal
+    from targetsim.io import atomic_path
+    from targetsim.safe_text import neutralise_frame
+
+    table = expected_close_signal(funnel.open_pipeline, funnel.as_of)
+    if table is None:
+        return []
+    with atomic_path(out / "expected_close.csv") as tmp:
+        neutralise_frame(table).to_csv(tmp, index=False, float_format="%.10g",
+                                       lineterminator="\n")
+    return [out / "expected_close.csv"]
 
 
 #: Monthly arrivals per segment above which a posterior draw is not a plausible funnel.

@@ -6,7 +6,8 @@ Everything here is a pure function of the projection (``xarray.Dataset`` of
 
 Files written by :func:`write_calibration` into a plan directory: ``targets.csv``,
 ``indicators.csv``, ``allocation.csv``, ``stress.csv``, ``objectives.md`` and, when asked,
-``tiers.csv`` and ``topdown.csv``.
+``tiers.csv`` and ``topdown.csv``. Quotas proposed by the teams are scored against the
+projection by :mod:`targetsim.calibrate.score` (``quota_scores.csv``, ``quota_rollup.csv``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from targetsim.calibrate.allocation import AllocationSummary, allocate, common_p
 from targetsim.calibrate.indicators import leading_indicators
 from targetsim.calibrate.objectives import check_lang, write_objectives
 from targetsim.calibrate.periods import FY, horizon_end, period_months
+from targetsim.calibrate.score import (
+    QuotaScores,
+    read_quotas,
+    score_plan,
+    score_quotas,
+    write_scores,
+)
 from targetsim.calibrate.targets import (
     TARGET_COLUMNS,
     attainment_probability,
@@ -40,6 +48,7 @@ __all__ = [
     "FY",
     "TARGET_COLUMNS",
     "AllocationSummary",
+    "QuotaScores",
     "Calibration",
     "allocate",
     "attainment_probability",
@@ -51,11 +60,15 @@ __all__ = [
     "leading_indicators",
     "parse_tiers",
     "period_months",
+    "read_quotas",
     "reference_scenario",
     "round_target",
+    "score_plan",
+    "score_quotas",
     "stress_test",
     "target_at_probability",
     "write_calibration",
+    "write_scores",
 ]
 
 

@@ -39,7 +39,11 @@ def period_months(projection: xr.Dataset) -> dict[str, np.ndarray]:
     dict of str to ndarray of int
         Period label → integer positions along the ``month`` dimension.
     """
-    months = month_index(projection)
+    return periods_of_months(month_index(projection))
+
+
+def periods_of_months(months: pd.DatetimeIndex) -> dict[str, np.ndarray]:
+    """Month positions of each period of a horizon given by its month starts."""
     out: dict[str, np.ndarray] = {FY: np.arange(len(months))}
     labels = [f"{m.year}-Q{m.quarter}" for m in months]
     for label in dict.fromkeys(labels):

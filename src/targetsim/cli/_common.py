@@ -1,8 +1,10 @@
 """Options and helpers shared by every command that reads a CRM export.
 
-``fit``, ``plan``, ``track`` and ``ingest`` declare the same data options with these
-annotations and turn them into funnel facts with :func:`funnel_from_cli`, so a user
-learns one set of flags.
+``fit``, ``plan``, ``track``, ``backtest`` and ``ingest`` declare the same data options with
+these annotations and turn them into funnel facts with :func:`funnel_from_cli`, so a user
+learns one set of flags. The options about what an export *means* (stage names, stage
+history, currencies, placeholder amounts) travel together as one
+:class:`~targetsim.data.adapters.ExportOptions` built by :func:`export_options`.
 
 Examples
 --------
@@ -25,6 +27,7 @@ from rich.markup import escape
 from targetsim.errors import ConfigError
 
 if TYPE_CHECKING:
+    from targetsim.data.adapters import ExportOptions
     from targetsim.data.funnel import FunnelData, Opportunities
 
 DataArg = Annotated[
@@ -38,8 +41,9 @@ FormatOpt = Annotated[
     str | None,
     typer.Option(
         "--format",
-        help="Input layout: 'canonical' (default, see DESIGN.md) or 'maven' "
-        "(Maven Analytics CRM Sales Opportunities folder).",
+        help="Input layout: 'canonical' (default, see DESIGN.md), 'salesforce' (opportunity "
+        "report or Data Loader export), 'hubspot' (deals export) or 'maven' (Maven Analytics "
+        "CRM Sales Opportunities folder).",
     ),
 ]
 MapOpt = Annotated[
@@ -77,7 +81,80 @@ SkipInvalidOpt = Annotated[
     ),
 ]
 
+WonStagesOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--won-stages",
+        help="Stage names that mean won, comma separated (default for salesforce/hubspot: "
+        "'Closed Won'); with the canonical layout the outcome column then holds stage names.",
+    ),
+]
+LostStagesOpt = Annotated[
+    str | None,
+    typer.Option("--lost-stages", help="Stage names that mean lost, comma separated "
+                 "(default for salesforce/hubspot: 'Closed Lost')."),
+]
+StageOrderOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--stage-order",
+        help="The open stages in funnel order, comma separated; any other stage name is then "
+        "an error. Their dates come from --stage-history (or HubSpot's Date entered columns).",
+    ),
+]
+StageHistoryOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--stage-history",
+        help="Stage history: one row per stage change (opportunity_id, stage, changed_at); "
+        "gives each stage's first entry date.",
+    ),
+]
+FxOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fx",
+        help="Currency rates to the plan's currency, CODE=rate, e.g. --fx EUR=1.08,GBP=1.27 "
+        "(salesforce/hubspot exports with several currencies).",
+    ),
+]
+AmountsOpt = Annotated[
+    str,
+    typer.Option(
+        "--amounts",
+        help="'auto': a placeholder won amount (every won amount 0 or 1) is read as unknown; "
+        "'keep': amounts as they are; 'unknown': no amounts (deals-won targets only).",
+    ),
+]
+
 _err = Console(stderr=True)
+
+
+def export_options(
+    won_stages: str | None = None,
+    lost_stages: str | None = None,
+    stage_order: str | None = None,
+    stage_history: Path | None = None,
+    fx: list[str] | None = None,
+    amounts: str = "auto",
+) -> ExportOptions:
+    """The stage, history, currency and amount options as one validated object.
+
+    Raises
+    ------
+    ConfigError
+        A malformed ``--fx`` item, an unknown ``--amounts``, a stage named in two lists.
+    """
+    from targetsim.data.adapters import ExportOptions
+    from targetsim.data.amounts import AMOUNT_MODES, parse_fx
+
+    mode = (amounts or "auto").strip().lower()
+    if mode not in AMOUNT_MODES:
+        raise ConfigError(f"--amounts {amounts!r}: choose one of {', '.join(AMOUNT_MODES)}.")
+    options = ExportOptions.build(won_stages, lost_stages, stage_order, stage_history,
+                                  parse_fx(fx), mode)
+    options.stage_map()  # a stage in two lists fails here, before any file is read
+    return options
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str] | None:
@@ -137,6 +214,7 @@ def opportunities_from_cli(
     stages: str | None,
     as_of: str | None,
     skip_invalid: bool,
+    options: ExportOptions | None = None,
 ) -> Opportunities:
     """Load validated opportunities from the shared data options; warnings go to stderr."""
     from targetsim.data import load_opportunities
@@ -149,6 +227,7 @@ def opportunities_from_cli(
         stages=parse_stages(stages),
         as_of=as_of,
         skip_invalid=skip_invalid,
+        options=options,
     )
     print_warnings(opps.warnings)
     return opps
@@ -162,6 +241,7 @@ def funnel_from_cli(
     stages: str | None,
     as_of: str | None,
     skip_invalid: bool,
+    options: ExportOptions | None = None,
 ) -> FunnelData:
     """Load a CRM export from the shared data options and compute its funnel facts.
 
@@ -170,7 +250,7 @@ def funnel_from_cli(
     data : Path
         File (CSV, Parquet, Excel) or, for ``--format maven``, the folder.
     fmt : str or None
-        ``None``/``"canonical"`` or ``"maven"``.
+        ``None``/``"canonical"``, ``"salesforce"``, ``"hubspot"`` or ``"maven"``.
     map_ : list of str or None
         Raw ``--map canonical=theirs`` values.
     segment_col : str or None
@@ -181,6 +261,8 @@ def funnel_from_cli(
         Raw ``--as-of`` date.
     skip_invalid : bool
         Drop invalid rows with a warning instead of failing.
+    options : ExportOptions, optional
+        Stage names, stage history, currencies, placeholder amounts (:func:`export_options`).
 
     Returns
     -------
@@ -196,5 +278,6 @@ def funnel_from_cli(
     from targetsim.data.funnel import build_funnel
 
     return build_funnel(
-        opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+        opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid,
+                               options)
     )

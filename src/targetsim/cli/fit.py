@@ -10,13 +10,20 @@ from rich.console import Console
 from rich.table import Table
 
 from targetsim.cli._common import (
+    AmountsOpt,
     AsOfOpt,
     DataArg,
     FormatOpt,
+    FxOpt,
+    LostStagesOpt,
     MapOpt,
     SegmentColOpt,
     SkipInvalidOpt,
+    StageHistoryOpt,
+    StageOrderOpt,
     StagesOpt,
+    WonStagesOpt,
+    export_options,
     funnel_from_cli,
 )
 from targetsim.errors import ConfigError, ConvergenceError
@@ -127,6 +134,12 @@ def register(app: typer.Typer) -> None:
         stages: StagesOpt = None,
         as_of: AsOfOpt = None,
         skip_invalid: SkipInvalidOpt = False,
+        won_stages: WonStagesOpt = None,
+        lost_stages: LostStagesOpt = None,
+        stage_order: StageOrderOpt = None,
+        stage_history: StageHistoryOpt = None,
+        fx: FxOpt = None,
+        amounts: AmountsOpt = "auto",
     ) -> None:
         """Fit the Bayesian funnel model; writes fit.nc, fit_summary.csv, diagnostics.json.
 
@@ -135,7 +148,9 @@ def register(app: typer.Typer) -> None:
         from targetsim.model import fit_funnel, write_fit_outputs
 
         config = load_priors(priors)
-        funnel = funnel_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+        options = export_options(won_stages, lost_stages, stage_order, stage_history, fx, amounts)
+        funnel = funnel_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid,
+                                 options)
         fit = fit_funnel(
             funnel,
             config,

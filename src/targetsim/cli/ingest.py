@@ -12,13 +12,20 @@ from rich.console import Console
 from rich.table import Table
 
 from targetsim.cli._common import (
+    AmountsOpt,
     AsOfOpt,
     DataArg,
     FormatOpt,
+    FxOpt,
+    LostStagesOpt,
     MapOpt,
     SegmentColOpt,
     SkipInvalidOpt,
+    StageHistoryOpt,
+    StageOrderOpt,
     StagesOpt,
+    WonStagesOpt,
+    export_options,
     funnel_from_cli,
 )
 from targetsim.data.facts import FunnelFacts, GroupFacts, summarize_funnel
@@ -114,9 +121,17 @@ def ingest(
     stages: StagesOpt = None,
     as_of: AsOfOpt = None,
     skip_invalid: SkipInvalidOpt = False,
+    won_stages: WonStagesOpt = None,
+    lost_stages: LostStagesOpt = None,
+    stage_order: StageOrderOpt = None,
+    stage_history: StageHistoryOpt = None,
+    fx: FxOpt = None,
+    amounts: AmountsOpt = "auto",
 ) -> None:
     """Validate a CRM export and print its funnel facts (per segment, total, owner, stage)."""
-    funnel = funnel_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+    options = export_options(won_stages, lost_stages, stage_order, stage_history, fx, amounts)
+    funnel = funnel_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid,
+                             options)
     facts = summarize_funnel(funnel)
     if as_json:
         sys.stdout.write(json.dumps(facts.to_dict(), indent=2) + "\n")

@@ -16,13 +16,20 @@ from rich.console import Console
 from rich.table import Table
 
 from targetsim.cli._common import (
+    AmountsOpt,
     AsOfOpt,
     DataArg,
     FormatOpt,
+    FxOpt,
+    LostStagesOpt,
     MapOpt,
     SegmentColOpt,
     SkipInvalidOpt,
+    StageHistoryOpt,
+    StageOrderOpt,
     StagesOpt,
+    WonStagesOpt,
+    export_options,
     parse_mapping,
     parse_stages,
     print_warnings,
@@ -73,6 +80,15 @@ CurrencyOpt = Annotated[
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
 ]
+QuotasOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--quotas",
+        help="Proposed or existing quotas (level, name, period, metric, target): each one's "
+        "probability, band position and verdict in quota_scores.csv, the report and "
+        "targets.xlsx; how they add up in quota_rollup.csv.",
+    ),
+]
 
 
 def parse_amount(text: str | None) -> float | None:
@@ -102,6 +118,17 @@ def parse_tiers_opt(text: str | None) -> tuple[float, float, float] | None:
     from targetsim.calibrate import parse_tiers
 
     return parse_tiers(text)
+
+
+def read_quotas_opt(path: Path | None):  # noqa: ANN201 - Quotas or None
+    """``--quotas`` read and checked for form (names and periods wait for the data)."""
+    if path is None:
+        return None
+    from targetsim.calibrate.score import read_quotas
+
+    quotas = read_quotas(path)
+    print_warnings(quotas.warnings)
+    return quotas
 
 
 def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
@@ -174,6 +201,14 @@ def _finish(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
     for note in result.metadata.get("notes", []):
         console.print(f"[yellow]note:[/] {note}", highlight=False)
     print_summary(result, console)
+    if result.metadata.get("quotas"):
+        from targetsim.calibrate.score import ROLLUP_FILE, SCORES_FILE
+        from targetsim.safe_text import escape_console
+
+        console.print(
+            f"quotas of {escape_console(result.metadata['quotas'])} scored: "
+            f"{result.out_dir / SCORES_FILE}, {result.out_dir / ROLLUP_FILE}", highlight=False,
+        )
     if not result.converged:
         raise ConvergenceError(
             f"the model did not converge (see {result.out_dir / 'diagnostics.json'}); every "
@@ -208,6 +243,13 @@ def register(app: typer.Typer) -> None:
         lang: LangOpt = "en",
         currency: CurrencyOpt = "$",
         progress: ProgressOpt = True,
+        quotas: QuotasOpt = None,
+        won_stages: WonStagesOpt = None,
+        lost_stages: LostStagesOpt = None,
+        stage_order: StageOrderOpt = None,
+        stage_history: StageHistoryOpt = None,
+        fx: FxOpt = None,
+        amounts: AmountsOpt = "auto",
     ) -> None:
         """Ingest, fit, simulate, calibrate and report in one go: targets with probabilities."""
         from targetsim.data import load_opportunities
@@ -216,15 +258,18 @@ def register(app: typer.Typer) -> None:
 
         tier_p = parse_tiers_opt(tiers)
         amount = parse_amount(company_target)
+        quota_table = read_quotas_opt(quotas)  # before the data: a typo should not wait
+        options = export_options(won_stages, lost_stages, stage_order, stage_history, fx,
+                                 amounts)
         opps = load_opportunities(data, fmt=fmt, mapping=parse_mapping(map_),
                                   segment_col=segment_col, stages=parse_stages(stages),
-                                  as_of=as_of, skip_invalid=skip_invalid)
+                                  as_of=as_of, skip_invalid=skip_invalid, options=options)
         print_warnings(opps.warnings)
         result = run_plan(
             build_funnel(opps), out, scenarios=scenario or (), probability=probability,
             tiers=tier_p, company_target=amount, start=start, months=months, draws=draws,
             seed=seed, engine=engine, workers=workers, lang=lang, currency=currency,
-            progress=progress,
+            progress=progress, quotas=quota_table,
         )
         _finish(result, Console())
 
@@ -237,17 +282,19 @@ def register(app: typer.Typer) -> None:
         company_target: CompanyTargetOpt = None,
         lang: LangOpt = "en",
         progress: ProgressOpt = True,
+        quotas: QuotasOpt = None,
     ) -> None:
         """Run `plan` on the bundled Maven CRM data (segments = products; baseline, growth and
         tension scenarios)."""
         from targetsim.data import demo_data_path, load_funnel
         from targetsim.plan import DEMO_SCENARIOS, run_plan
 
+        quota_table = read_quotas_opt(quotas)
         funnel = load_funnel(demo_data_path(), fmt="maven", segment_col="product")
         print_warnings(funnel.warnings)
         result = run_plan(
             funnel, out, scenarios=DEMO_SCENARIOS, probability=0.6,
             tiers=parse_tiers_opt(tiers), company_target=parse_amount(company_target),
-            draws=draws, seed=seed, lang=lang, progress=progress,
+            draws=draws, seed=seed, lang=lang, progress=progress, quotas=quota_table,
         )
         _finish(result, Console())

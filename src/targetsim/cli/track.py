@@ -15,13 +15,20 @@ from rich.console import Console
 from rich.table import Table
 
 from targetsim.cli._common import (
+    AmountsOpt,
     AsOfOpt,
     DataArg,
     FormatOpt,
+    FxOpt,
+    LostStagesOpt,
     MapOpt,
     SegmentColOpt,
     SkipInvalidOpt,
+    StageHistoryOpt,
+    StageOrderOpt,
     StagesOpt,
+    WonStagesOpt,
+    export_options,
     opportunities_from_cli,
 )
 from targetsim.errors import ConfigError
@@ -119,6 +126,12 @@ def register(app: typer.Typer) -> None:
         stages: StagesOpt = None,
         as_of: AsOfOpt = None,
         skip_invalid: SkipInvalidOpt = False,
+        won_stages: WonStagesOpt = None,
+        lost_stages: LostStagesOpt = None,
+        stage_order: StageOrderOpt = None,
+        stage_history: StageHistoryOpt = None,
+        fx: FxOpt = None,
+        amounts: AmountsOpt = "auto",
         draws: Annotated[int, typer.Option("--draws", help="Posterior draws simulated.")] = 1000,
         seed: SeedOpt = 0,
     ) -> None:
@@ -130,8 +143,9 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--draws: need at least 10 posterior draws, got {draws}")
         if not plan_dir.is_dir():
             raise ConfigError(f"{plan_dir}: not a directory; give the --out of `targetsim plan`")
+        options = export_options(won_stages, lost_stages, stage_order, stage_history, fx, amounts)
         opps = opportunities_from_cli(data_now, fmt, map_, segment_col, stages, as_of,
-                                      skip_invalid)
+                                      skip_invalid, options)
         result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed)
         console = _console()
         print_track(result, console)
@@ -158,6 +172,12 @@ def register(app: typer.Typer) -> None:
         stages: StagesOpt = None,
         as_of: AsOfOpt = None,
         skip_invalid: SkipInvalidOpt = False,
+        won_stages: WonStagesOpt = None,
+        lost_stages: LostStagesOpt = None,
+        stage_order: StageOrderOpt = None,
+        stage_history: StageHistoryOpt = None,
+        fx: FxOpt = None,
+        amounts: AmountsOpt = "auto",
         draws: Annotated[
             int, typer.Option("--draws", help="Posterior draws per chain of each fit (small: "
                               "one fit per cutoff).")
@@ -182,7 +202,9 @@ def register(app: typer.Typer) -> None:
             if v < 1:
                 raise ConfigError(f"{name} must be at least 1, got {v}")
         cuts = parse_cutoffs(cutoffs)
-        opps = opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+        options = export_options(won_stages, lost_stages, stage_order, stage_history, fx, amounts)
+        opps = opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid,
+                                      options)
         result = run_backtest(
             opps, cuts, horizon_months=horizon_months,
             forecaster=model_forecaster(draws=draws, tune=tune, chains=chains),

@@ -4,9 +4,11 @@ Public API
 ----------
 load_opportunities, load_funnel, demo_data_path, summarize_funnel, build_funnel,
 check_opportunities (the canonical table contract, as a pandera schema),
-Opportunities, FunnelData, FunnelFacts.
+Opportunities, FunnelData, FunnelFacts, ExportOptions (stage names, stage history,
+currencies, placeholder amounts), expected_close_signal.
 """
 
+from targetsim.data.adapters import ExportOptions, expected_close_signal
 from targetsim.data.facts import FunnelFacts, GroupFacts, StageFacts, summarize_funnel
 from targetsim.data.funnel import DEFAULT_SEGMENT, OUTCOMES, FunnelData, Opportunities, build_funnel
 from targetsim.data.load import FORMATS, demo_data_path, load_funnel, load_opportunities
@@ -14,6 +16,7 @@ from targetsim.data.schema import check_opportunities
 
 __all__ = [
     "DEFAULT_SEGMENT",
+    "ExportOptions",
     "FORMATS",
     "OUTCOMES",
     "FunnelData",
@@ -24,6 +27,7 @@ __all__ = [
     "build_funnel",
     "check_opportunities",
     "demo_data_path",
+    "expected_close_signal",
     "load_funnel",
     "load_opportunities",
     "summarize_funnel",

@@ -2,19 +2,93 @@
 
 Each adapter returns a :class:`RawCanonical` (cells still raw, canonical column names)
 that :func:`targetsim.data.schema.validate` checks with the same rules as any file.
+Layouts: ``canonical`` (DESIGN.md, any CRM through ``--map`` and the stage options),
+``maven`` (the demo data), ``salesforce`` and ``hubspot`` (:mod:`targetsim.data.crm`).
+
+What the export says beyond the canonical columns is carried past validation by
+:func:`attach_extras`: the expected close date of open deals (``expected_close_at``, a
+leading signal, never a censoring date) and the moves back between stages of the stage
+history (``stage_moves_back``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from targetsim.data.funnel import Opportunities
 from targetsim.data.readers import read_table
-from targetsim.data.schema import UNKNOWN_SEGMENT, parse_amounts, parse_text
+from targetsim.data.schema import (
+    UNKNOWN_SEGMENT,
+    normalize_outcome,
+    parse_amounts,
+    parse_dates,
+    parse_text,
+)
+from targetsim.data.stages import StageMap, split_names, stage_key
 from targetsim.errors import DataError
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to read a CRM export beyond its columns (the stage and amount options).
+
+    Attributes
+    ----------
+    won_stages, lost_stages : tuple of str
+        ``--won-stages`` / ``--lost-stages``: stage names meaning won / lost.
+    stage_order : tuple of str
+        ``--stage-order``: the open stages in funnel order.
+    stage_history : Path or None
+        ``--stage-history``: one row per stage change.
+    fx : dict of str to float
+        ``--fx``: value of one unit of each currency in the plan's currency.
+    amounts : {"auto", "keep", "unknown"}
+        ``--amounts``: placeholder amounts (see
+        :func:`targetsim.data.amounts.resolve_placeholder_amounts`).
+    """
+
+    won_stages: tuple[str, ...] = ()
+    lost_stages: tuple[str, ...] = ()
+    stage_order: tuple[str, ...] = ()
+    stage_history: Path | None = None
+    fx: dict[str, float] = field(default_factory=dict)
+    amounts: str = "auto"
+
+    @classmethod
+    def build(
+        cls,
+        won_stages: str | tuple[str, ...] | list[str] | None = None,
+        lost_stages: str | tuple[str, ...] | list[str] | None = None,
+        stage_order: str | tuple[str, ...] | list[str] | None = None,
+        stage_history: str | Path | None = None,
+        fx: dict[str, float] | None = None,
+        amounts: str | None = None,
+    ) -> ExportOptions:
+        """Options from the CLI's raw values (comma lists, paths)."""
+        return cls(
+            won_stages=split_names(won_stages),
+            lost_stages=split_names(lost_stages),
+            stage_order=split_names(stage_order),
+            stage_history=Path(stage_history) if stage_history else None,
+            fx=dict(fx or {}),
+            amounts=(amounts or "auto").strip().lower(),
+        )
+
+    @property
+    def names_stages(self) -> bool:
+        """The user said what stage names mean (the outcome column holds stage names)."""
+        return bool(self.won_stages or self.lost_stages or self.stage_order)
+
+    def stage_map(self, default_won=(), default_lost=()) -> StageMap:  # noqa: ANN001
+        """The :class:`StageMap` of these options plus a layout's defaults."""
+        return StageMap.from_options(
+            self.won_stages, self.lost_stages, self.stage_order,
+            default_won=default_won, default_lost=default_lost,
+        )
 
 
 @dataclass(frozen=True)
@@ -35,6 +109,15 @@ class RawCanonical:
         Rows whose creation date is unknown by design.
     warnings : tuple of str
         What the adapter did that a user should know.
+    row_numbers : numpy.ndarray or None
+        The file's row number of each row of ``table`` when the adapter dropped rows
+        (default: ``i + 2``).
+    expected_close : pandas.Series or None
+        Raw expected close date of each open deal (index as ``table``).
+    history : pandas.DataFrame or None
+        A stage history found in the export itself (HubSpot's ``Date entered`` columns).
+    stage_map : StageMap or None
+        How stage names were read, for a stage history of the same CRM.
     """
 
     table: pd.DataFrame
@@ -43,20 +126,42 @@ class RawCanonical:
     stages: tuple[str, ...] = ()
     impute_created: np.ndarray | None = None
     warnings: tuple[str, ...] = ()
+    row_numbers: np.ndarray | None = None
+    expected_close: pd.Series | None = None
+    history: pd.DataFrame | None = None
+    stage_map: StageMap | None = None
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The file's row number of each row of ``table``."""
+        if self.row_numbers is not None:
+            return self.row_numbers
+        return np.arange(len(self.table)) + 2
 
 
 # ---------------------------------------------------------------- canonical with --map
 
 
 def from_canonical(
-    path: str | Path, mapping: dict[str, str] | None = None, segment_col: str | None = None
+    path: str | Path,
+    mapping: dict[str, str] | None = None,
+    segment_col: str | None = None,
+    options: ExportOptions | None = None,
+    skip_invalid: bool = False,
 ) -> RawCanonical:
     """Read a canonical file, renaming the user's columns with ``mapping`` (canonical → theirs).
+
+    This is the recipe for any CRM without an adapter: ``--map`` names the columns, and
+    when the ``outcome`` column holds the CRM's stage names, ``--won-stages``,
+    ``--lost-stages`` (and ``--stage-order``) say what they mean (:class:`StageMap`; the
+    canonical words ``won``, ``lost``, ``open``, ``closed won``, ``closed lost`` keep their
+    meaning).
 
     Raises
     ------
     DataError
-        The file cannot be read, or a mapped or segment column is not in it.
+        The file cannot be read, a mapped or segment column is not in it, or a stage name
+        cannot be told won, lost or open.
     """
     raw = read_table(path)
     source = str(path)
@@ -89,7 +194,144 @@ def from_canonical(
                 f"{source}: --segment-col {segment_col!r} is not a column of the file. "
                 f"The file has: {', '.join(repr(c) for c in list(raw.columns)[:30])}."
             )
-    return RawCanonical(table=table, source=source, labels=mapping)
+    options = options or ExportOptions()
+    warnings: list[str] = []
+    rows = np.arange(len(table)) + 2
+    keep = np.ones(len(table), dtype=bool)
+    stage_map = None
+    if options.names_stages and "outcome" in table:
+        stage_map = options.stage_map(("won", "closed won"), ("lost", "closed lost"))
+        names = parse_text(table["outcome"])
+        outcome = stage_map.classify(names)
+        # the canonical word keeps its meaning beside the CRM's stage names
+        outcome = outcome.where(names.map(lambda v: stage_key(v) != "open"), "open")
+        unknown = outcome.isna().to_numpy()
+        if unknown.any():
+            msg = stage_map.unknown_message(
+                source, mapping.get("outcome", "outcome"), names, unknown, rows
+            )
+            if not skip_invalid:
+                raise DataError(msg)
+            warnings.append(f"skipped {int(unknown.sum()):,} rows (--skip-invalid): {msg}")
+            keep = ~unknown
+        warnings.append(
+            f"{source}: stages read as {stage_map.summary(names[keep], outcome[keep])}."
+        )
+        table = table.assign(outcome=outcome)
+    expected = None
+    if "closed_at" in table and "outcome" in table:
+        is_open = normalize_outcome(table["outcome"])[0].eq("open").to_numpy()
+        expected = table["closed_at"].where(is_open, None)
+    if not keep.all():
+        table, rows = table.loc[keep], rows[keep]
+        expected = expected.loc[keep] if expected is not None else None
+    return RawCanonical(
+        table=table, source=source, labels=mapping, warnings=tuple(warnings),
+        row_numbers=rows, expected_close=expected, stage_map=stage_map,
+    )
+
+
+def from_crm_export(
+    path: str | Path,
+    fmt: str,
+    mapping: dict[str, str] | None = None,
+    segment_col: str | None = None,
+    options: ExportOptions | None = None,
+    skip_invalid: bool = False,
+) -> RawCanonical:
+    """Read a Salesforce or HubSpot deal export (:func:`targetsim.data.crm.from_crm`)."""
+    from targetsim.data.crm import LAYOUTS, from_crm
+
+    layout = LAYOUTS[fmt]
+    options = options or ExportOptions()
+    stage_map = options.stage_map(layout.default_won, layout.default_lost)
+    crm = from_crm(path, layout, stage_map, mapping=mapping, segment_col=segment_col,
+                   fx=options.fx, skip_invalid=skip_invalid)
+    return RawCanonical(
+        table=crm.table, source=str(path), labels=crm.labels, warnings=crm.warnings,
+        row_numbers=crm.row_numbers, expected_close=crm.expected_close,
+        history=crm.history, stage_map=stage_map,
+    )
+
+
+# ---------------------------------------------------------------- after validation
+
+
+def attach_extras(
+    opps: Opportunities, raw: RawCanonical, moves_back: pd.Series | None = None
+) -> Opportunities:
+    """Carry what validation does not read onto the validated table, by file row.
+
+    * ``expected_close_at``: the expected close date of deals open in the export (their
+      ``closed_at`` cell). Unreadable ones are left empty and counted in a warning: this
+      date is a signal, never a reason to reject a deal.
+    * ``stage_moves_back``: moves back to an earlier stage, per deal (with a stage
+      history).
+    """
+    t = opps.table
+    warn = list(opps.warnings)
+    extra: dict[str, pd.Series] = {}
+    if raw.expected_close is not None:
+        dates, bad = parse_dates(raw.expected_close.reset_index(drop=True))
+        by_row = pd.Series(dates.to_numpy(), index=raw.rows)
+        extra["expected_close_at"] = t["row"].map(by_row).astype("datetime64[ns]")
+        if bad.any():
+            warn.append(f"{opps.source}: {int(bad.sum()):,} open deals' expected close dates "
+                        "are not dates; left empty (they are not used for the plan).")
+    if moves_back is not None:
+        ids = t["opportunity_id"].astype(str)
+        extra["stage_moves_back"] = ids.map(moves_back).fillna(0).astype(int)
+    if not extra:
+        return opps
+    return replace(opps, table=t.assign(**extra), warnings=tuple(warn))
+
+
+def expected_close_signal(
+    open_pipeline: pd.DataFrame, as_of: pd.Timestamp
+) -> pd.DataFrame | None:
+    """Open deals by the quarter their rep expects them to close: a leading signal.
+
+    The expected close date never enters the model (it is the rep's hope, and the deal is
+    censored at ``as_of``); it tells how much of today's pipeline is *committed* for each
+    quarter, and how much has already slipped (``overdue``: expected before ``as_of``).
+
+    Parameters
+    ----------
+    open_pipeline : pandas.DataFrame
+        :attr:`FunnelData.open_pipeline` with its ``expected_close_at`` column.
+    as_of : pandas.Timestamp
+
+    Returns
+    -------
+    pandas.DataFrame or None
+        ``segment, expected_close, open_deals, open_value`` (value of the deals with an
+        amount); ``expected_close`` is ``overdue``, a quarter ``YYYY-Qn`` or ``none``, plus
+        ``total`` rows. None when no open deal has an expected close date.
+    """
+    if "expected_close_at" not in open_pipeline:
+        return None
+    d = pd.to_datetime(open_pipeline["expected_close_at"])
+    if not d.notna().any():
+        return None
+    bucket = pd.Series("none", index=open_pipeline.index, dtype=object)
+    has = d.notna()
+    bucket[has] = [f"{p.year}-Q{p.quarter}" for p in d[has].dt.to_period("Q")]
+    bucket[has & (d < pd.Timestamp(as_of))] = "overdue"
+    frame = pd.DataFrame({
+        "segment": open_pipeline["segment"].astype(str),
+        "expected_close": bucket,
+        "amount": open_pipeline["amount"].astype(float),
+    })
+    quarters = sorted(b for b in bucket.unique() if b not in ("overdue", "none"))
+    order = ["overdue", *quarters, "none"]
+    rows = []
+    for seg in [*sorted(frame["segment"].unique()), "total"]:
+        sub = frame if seg == "total" else frame.loc[frame["segment"].eq(seg)]
+        for b in order:
+            s = sub.loc[sub["expected_close"].eq(b)]
+            if len(s):
+                rows.append((seg, b, len(s), round(float(s["amount"].sum()), 2)))
+    return pd.DataFrame(rows, columns=["segment", "expected_close", "open_deals", "open_value"])
 
 
 # ---------------------------------------------------------------- Maven CRM

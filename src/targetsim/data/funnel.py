@@ -78,7 +78,8 @@ class FunnelData:
         whose creation date was imputed are not counted.
     open_pipeline : pandas.DataFrame
         The open deals at ``as_of``: ``opportunity_id, segment, owner, age_days, amount,
-        stage`` (the last stage reached, ``created`` if none).
+        stage`` (the last stage reached, ``created`` if none), and ``expected_close_at``
+        when the export has expected close dates.
     stage_steps : pandas.DataFrame
         Only with stages: one row per deal and funnel step it entered. ``step`` (0-based),
         ``from_stage, to_stage`` (``created`` → first stage → ... → ``won``), ``outcome``
@@ -194,6 +195,8 @@ def build_funnel(opps: Opportunities) -> FunnelData:
             "stage": last_stage.to_numpy()[is_open],
         }
     )
+    if "expected_close_at" in t:  # the rep's expected close: a signal, never a censoring date
+        open_pipeline["expected_close_at"] = t["expected_close_at"].to_numpy()[is_open]
 
     stage_steps = _stage_steps(t, deals, opps.stages, as_of)
 

@@ -222,6 +222,7 @@ def validate(
     labels: dict[str, str] | None = None,
     impute_created: np.ndarray | None = None,
     warnings: Sequence[str] = (),
+    row_numbers: np.ndarray | None = None,
 ) -> Opportunities:
     """Parse and validate a raw table with canonical column names.
 
@@ -245,6 +246,9 @@ def validate(
         Prospecting rows): ``created_at`` is set to ``as_of`` and ``created_imputed`` True.
     warnings : sequence of str
         Warnings already collected (by an adapter).
+    row_numbers : numpy.ndarray of int, optional
+        The file's row number of each row, when an adapter dropped rows (a report footer,
+        deleted or duplicated deals); default ``i + 2``.
 
     Returns
     -------
@@ -393,7 +397,7 @@ def validate(
     bad_rows = np.zeros(n, dtype=bool)
     for p in problems:
         bad_rows[p.rows] = True
-    row_numbers = np.arange(n) + 2
+    row_numbers = np.arange(n) + 2 if row_numbers is None else np.asarray(row_numbers, int)
     if problems:
         lines = [p.describe(row_numbers, label(p.column)) for p in problems]
         n_bad = int(bad_rows.sum())

@@ -54,6 +54,7 @@ def write_report(
     from targetsim.report.excel import write_targets_xlsx
     from targetsim.report.html import build_context, load_fit, render_html
     from targetsim.report.inputs import load_plan
+    from targetsim.report.quotas import load_quota_scores
 
     labels(lang)  # fail on a bad language before any work
     out = Path(out_dir)
@@ -71,8 +72,10 @@ def write_report(
         bar.update(task, advance=1, description=steps[3])
         html_path = write_text_atomic(out / "report.html", render_html(context))
         bar.update(task, advance=1, description=steps[4])
+        scored = load_quota_scores(out)
         xlsx_path = write_targets_xlsx(
-            out / "targets.xlsx", plan.targets, plan.optional.get("indicators"), lang=lang
+            out / "targets.xlsx", plan.targets, plan.optional.get("indicators"), lang=lang,
+            quota_scores=scored[0] if scored else None,
         )
         bar.update(task, advance=1)
     return [html_path, xlsx_path]

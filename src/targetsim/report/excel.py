@@ -15,6 +15,7 @@ from openpyxl.utils import get_column_letter
 
 from targetsim.io import atomic_path
 from targetsim.report.i18n import labels
+from targetsim.report.quotas import add_quota_sheet
 
 #: Sheet name per level of targets.csv.
 LEVEL_SHEETS = {"total": "Total", "segment": "Segments", "owner": "Owners"}
@@ -88,6 +89,7 @@ def write_targets_xlsx(
     indicators: pd.DataFrame | None = None,
     *,
     lang: str = "en",
+    quota_scores: pd.DataFrame | None = None,
 ) -> Path:
     """Write targets.xlsx atomically.
 
@@ -102,6 +104,8 @@ def write_targets_xlsx(
         indicators beside each segment's quarterly bookings target.
     lang : str
         Language of the column headers (sheet names stay English, for formulas and scripts).
+    quota_scores : pandas.DataFrame, optional
+        ``quota_scores.csv``: a ``Quotas`` sheet (:func:`targetsim.report.quotas.add_quota_sheet`).
 
     Returns
     -------
@@ -124,6 +128,7 @@ def write_targets_xlsx(
     if indicators is not None:
         fields = ["scenario", "segment", "period", "target", *INDICATOR_FIELDS]
         _write_sheet(wb.create_sheet("Indicators"), indicators, fields, lab)
+    add_quota_sheet(wb, quota_scores)
     with atomic_path(path) as tmp:
         wb.save(tmp)
     return Path(path)

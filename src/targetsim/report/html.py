@@ -25,6 +25,7 @@ from targetsim.report import figures
 from targetsim.report.charts import fan_chart_svg
 from targetsim.report.i18n import fmt_compact, fmt_number, fmt_pct, fmt_period, labels
 from targetsim.report.inputs import PlanInputs
+from targetsim.report.quotas import quota_section
 
 TEMPLATES = Path(__file__).parent / "templates"
 #: Draws used by the posterior-predictive check (enough for a 90 % band, fast).
@@ -545,6 +546,7 @@ def build_context(
         "tiers": _tiers(plan, lang, lab),
         "allocation": _generic_table(plan.optional.get("allocation"), lang),
         "topdown": _generic_table(plan.optional.get("topdown"), lang),
+        "quotas": quota_section(plan.out_dir, lang, str(plan.plan.get("currency", "$"))),
         "objectives": _objectives(plan.optional.get("objectives")),
         "missing": missing,
     }
