@@ -17,7 +17,9 @@ from rich.markup import escape
 from targetsim.errors import TargetsimError
 
 #: Command modules, in the order ``--help`` lists them.
-COMMAND_MODULES = ("ingest", "fit", "simulate", "calibrate", "report", "plan", "track")
+COMMAND_MODULES = (
+    "ingest", "fit", "simulate", "calibrate", "report", "plan", "track", "serve",
+)
 
 app = typer.Typer(
     name="targetsim",
