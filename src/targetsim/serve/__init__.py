@@ -119,6 +119,9 @@ def run_server(
     threading.Thread(target=when_up, name="targetsim-serve-ready", daemon=True).start()
     try:
         server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        # uvicorn shuts down on Ctrl+C, then re-raises it: stopping is the normal end here.
+        pass
     finally:
         runner = getattr(app.state, "runner", None)
         if runner is not None:

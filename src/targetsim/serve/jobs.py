@@ -44,6 +44,8 @@ from targetsim.serve.whatif import (
 CACHE_SIZE = 8
 #: Finished jobs kept for polling.
 JOBS_KEPT = 64
+#: Lever searches kept for reuse.
+LEVERS_KEPT = 32
 
 
 class Superseded(Exception):
@@ -73,12 +75,14 @@ class Job:
         self.cancel = threading.Event()
         self.started = time.monotonic()
         self.seconds: float | None = None
+        self.targets_seconds: float | None = None
 
     def snapshot(self) -> dict[str, Any]:
         return {
             "job": self.id, "kind": self.kind, "state": self.state, "stage": self.stage,
             "done": self.done, "total": self.total, "simulations": self.simulations,
             "message": self.message, "result": self.result, "seconds": self.seconds,
+            "targets_seconds": self.targets_seconds,
         }
 
 
@@ -98,7 +102,7 @@ class Runner:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._running: Job | None = None
         self._projections: OrderedDict[str, xr.Dataset] = OrderedDict()
-        self._levers: dict[str, list[dict[str, Any]]] = {}
+        self._levers: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="targetsim-serve-worker",
                                         daemon=True)
@@ -243,11 +247,14 @@ class Runner:
             else:
                 view["levers"] = "pending" if needs_levers else None
             job.result = view
+            job.targets_seconds = round(time.monotonic() - job.started, 3)
         if not needs_levers or cached is not None:
             return
         rows = solve_board_levers(self.ctx, a, ds, self._progress(job, "levers"))
         with self._lock:
             self._levers[a.key] = rows
+            while len(self._levers) > LEVERS_KEPT:
+                self._levers.popitem(last=False)
             job.result = {**view, "levers": lever_view(rows)}
 
     def _run_write(self, job: Job) -> None:

@@ -297,9 +297,11 @@
     if (id !== currentJob) return;
     if (snap.result) render(snap.result);
     if (snap.state === "done") {
+      const secs = (x) => (x === null || x === undefined ? "?" : x.toFixed(1)) + " s";
+      const levers = Array.isArray(snap.result.levers) && snap.result.levers.length &&
+        snap.seconds !== snap.targets_seconds ? " · levers in " + secs(snap.seconds) : "";
       status("up to date · " + snap.result.engine + " engine, " + snap.result.draws +
-             " draws · " + (snap.seconds === null ? "" : snap.seconds.toFixed(2) + " s"),
-             0, 0, false);
+             " draws · targets in " + secs(snap.targets_seconds) + levers, 0, 0, false);
       return;
     }
     if (snap.state === "error") {
@@ -478,15 +480,23 @@
     const med = [[L, y(0)], ...series.p50.map((v, i) => [x(i), y(v)])];
     s.appendChild(svg("polyline", { points: med.map((p) => p.join(",")).join(" "),
                                     class: "median" }));
+    const labels = [];
     const hline = (v, cls, label) => {
       if (v === null || v === undefined || !isFinite(v)) return;
       s.appendChild(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: cls }));
-      s.appendChild(svg("text", { x: W - R + 4, y: y(v) + 4, class: "label " + cls },
-                        label + " " + money(v)));
+      labels.push({ y: y(v) + 4, cls, text: label + " " + money(v) });
     };
     hline(last, "last-year", "last year");
     hline(target, "target", "target");
     hline(board, "board", "board");
+    // Labels of nearby lines are pushed apart so each stays readable.
+    labels.sort((a, b) => a.y - b.y);
+    for (let i = 1; i < labels.length; i++) {
+      labels[i].y = Math.max(labels[i].y, labels[i - 1].y + 13);
+    }
+    for (const lb of labels) {
+      s.appendChild(svg("text", { x: W - R + 4, y: lb.y, class: "label " + lb.cls }, lb.text));
+    }
     holder.appendChild(s);
   }
 
