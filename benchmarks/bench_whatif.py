@@ -163,16 +163,16 @@ def main() -> None:
     times = []
     print(f"\none what-if ({args.draws} draws, vectorised engine; targets at "
           f"{probability:.0%}, P(board's {board:,.0f})):")
-    print(f"  warm-up                          {warm:6.2f} s")
+    print(f"  warm-up                              {warm:6.2f} s")
     for k in range(args.repeats):
         change = CHANGES[k % len(CHANGES)]
         dt, target, p_board = what_if(change)
         times.append(dt)
         label = ", ".join(f"{key} x{v:g}" for key, v in change.items())
-        print(f"  {label:<32} {dt:6.2f} s   company target {target:,.0f}, "
+        print(f"  {label:<36} {dt:6.2f} s   company target {target:,.0f}, "
               f"P(board) {p_board:.0%}")
     med = statistics.median(times)
-    print(f"  median                           {med:6.2f} s   (goal <= 1 s)", flush=True)
+    print(f"  median                               {med:6.2f} s   (goal <= 1 s)", flush=True)
 
     sc = parse_scenario(scenario_text(base, {"lead_volume": 0.8, "win_rate": 0.85,
                                              "deal_size": 0.95, "cycle_length": 1.2}, "tension"))

@@ -437,18 +437,23 @@ def test_write_plan_dir_for_the_assumptions_on_screen(server) -> None:
 
 
 # ------------------------------------------------------------------ CLI
-def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", "from targetsim.cli import main; main()",
-                           *args], capture_output=True, text=True, timeout=timeout)
+def cli_code(argv: list[str]) -> int:
+    from targetsim.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+        raise SystemExit(0)
+    return int(exc.value.code or 0)
 
 
-def test_cli_serve_bad_input_exits_2(tmp_path) -> None:
-    r = run_cli("serve", str(tmp_path / "missing"), "--no-browser")
-    assert r.returncode == 2 and "not a directory" in r.stderr
-    r = run_cli("serve", str(tmp_path), "--no-browser")
-    assert r.returncode == 2 and "fit.nc" in r.stderr and "targetsim plan" in r.stderr
-    r = run_cli("serve", str(tmp_path), "--port", "70000")
-    assert r.returncode == 2 and "--port" in r.stderr
+def test_cli_serve_bad_input_exits_2(tmp_path, capsys) -> None:
+    assert cli_code(["serve", str(tmp_path / "missing"), "--no-browser"]) == 2
+    assert "not a directory" in capsys.readouterr().err
+    assert cli_code(["serve", str(tmp_path), "--no-browser"]) == 2
+    err = capsys.readouterr().err
+    assert "fit.nc" in err and "targetsim plan" in err
+    assert cli_code(["serve", str(tmp_path), "--port", "70000"]) == 2
+    assert "--port" in capsys.readouterr().err
 
 
 def test_help_lists_serve_and_loads_no_heavy_package() -> None:
@@ -470,3 +475,23 @@ def test_help_lists_serve_and_loads_no_heavy_package() -> None:
     assert r.returncode == 0, r.stderr
     assert " serve " in r.stdout
     assert "LOADED []" in r.stdout, r.stdout.splitlines()[-1]
+
+
+def test_json_safe_drops_what_json_cannot_hold() -> None:
+    from targetsim.serve.whatif import json_safe
+
+    assert json_safe({"a": [1.0, float("nan")], "b": (float("inf"), "x"), "c": None}) == {
+        "a": [1.0, None], "b": [None, "x"], "c": None}
+
+
+def test_a_busy_port_is_a_clear_error() -> None:
+    from targetsim.serve import bind
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        with pytest.raises(targetsim.ConfigError, match=f"127.0.0.1:{port}.*--port 0"):
+            bind("127.0.0.1", port).close()
+    with pytest.raises(targetsim.ConfigError, match="--host"):
+        bind("no-such-host.invalid", 0)

@@ -47,6 +47,17 @@ def simulate_assumptions(
                     on_progress=on_progress)
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with every NaN or infinite number replaced by None (JSON has neither)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
 def _growth(value: float, last: float | None) -> float | None:
     if last is None or last <= 0:
         return None
@@ -115,7 +126,7 @@ def build_view(ctx: PlanContext, a: Assumptions, ds: xr.Dataset) -> dict[str, An
                  "reached": bool(prob >= p)}
 
     quotas = _quotas(ctx, t, ds, a)
-    return {
+    return json_safe({
         "scenario": name,
         "engine": str(ds.attrs.get("engine", "")),
         "draws": int(ds.sizes["draw"]),
@@ -130,7 +141,7 @@ def build_view(ctx: PlanContext, a: Assumptions, ds: xr.Dataset) -> dict[str, An
                       "segments": {s: ctx.last_year_of("segment", s) for s in ctx.segments}},
         "capacity": a.scenario.capacity is not None,
         "yaml": a.yaml_text,
-    }
+    })
 
 
 def _quotas(ctx: PlanContext, t: pd.DataFrame, ds: xr.Dataset, a: Assumptions
@@ -193,7 +204,7 @@ def lever_view(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "achieved_probability": float(r["achieved_probability"]),
             "change": str(r["change"]),
         })
-    return out
+    return json_safe(out)
 
 
 def _copy(src: Path, dst: Path) -> Path:
