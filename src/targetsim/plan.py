@@ -108,11 +108,14 @@ def solve_topdown(
     seed: int = 0,
     engine: str = "auto",
     lang: str = "en",
+    simulate_kw: dict[str, Any] | None = None,
 ) -> list[dict[str, object]]:
     """Top-down rows for every scenario: probability now and the levers that lift it.
 
     Levers are re-simulated with at most :data:`LEVER_DRAWS` posterior draws; scenarios
     that already reach ``probability`` (on the full projection) need no change.
+    ``simulate_kw`` goes to every re-simulation (``targetsim serve`` passes its progress
+    callback).
     """
     from targetsim.calibrate.levers import solve_levers
     from targetsim.calibrate.topdown import company_probabilities
@@ -134,7 +137,7 @@ def solve_topdown(
         eng = "auto" if (engine == "fast" and sc.capacity is not None) else engine
         for row in solve_levers(sub, open_pipeline, sc, company_target, probability,
                                 start=start, months=months, engine=eng, random_seed=seed,
-                                lang=lang):
+                                simulate_kw=simulate_kw, lang=lang):
             row["attainment_probability"] = now[sc.name]
             rows.append(row)
     return rows

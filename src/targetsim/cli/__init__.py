@@ -18,7 +18,7 @@ from targetsim.errors import TargetsimError
 
 #: Command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
-    "ingest", "fit", "simulate", "calibrate", "report", "plan", "score", "track",
+    "ingest", "fit", "simulate", "calibrate", "report", "plan", "score", "track", "serve",
 )
 
 app = typer.Typer(

@@ -159,6 +159,7 @@ def simulate(
     workers: int | None = None,
     scheduler: str | None = None,
     progress: bool = True,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> xr.Dataset:
     """Project the pipeline of every posterior draw under every scenario.
 
@@ -186,6 +187,10 @@ def simulate(
         Address of an existing dask.distributed scheduler (overrides ``workers``).
     progress : bool
         Show a progress bar.
+    on_progress : callable, optional
+        Called as ``on_progress(done, total)`` after each draw (each chunk with workers),
+        e.g. by ``targetsim serve``; an exception it raises stops the simulation and
+        propagates (how a superseded what-if is abandoned).
 
     Returns
     -------
@@ -238,17 +243,23 @@ def simulate(
 
     with _progress(progress) as bar:
         task = bar.add_task("draws", total=n)
+        done = [0]
+
+        def advance(k: int = 1) -> None:
+            bar.advance(task, k)
+            done[0] += k
+            if on_progress is not None:
+                on_progress(done[0], n)
+
         if scheduler is None and (workers is None or workers == 1):
-            result = run_chunk(
-                params, range(n), *args, on_draw=lambda: bar.advance(task)
-            )
+            result = run_chunk(params, range(n), *args, on_draw=advance)
         else:
-            result = _run_distributed(params, args, workers or 1, scheduler, bar, task)
+            result = _run_distributed(params, args, workers or 1, scheduler, advance)
 
     return _dataset(result, params, scenarios, timeline, used, random_seed, __version__)
 
 
-def _run_distributed(params, args, workers, scheduler, bar, task) -> dict[str, np.ndarray]:
+def _run_distributed(params, args, workers, scheduler, advance) -> dict[str, np.ndarray]:
     """Chunks of draws on a dask.distributed cluster, reassembled in draw order."""
     from dask.distributed import Client, LocalCluster, as_completed
 
@@ -269,7 +280,7 @@ def _run_distributed(params, args, workers, scheduler, bar, task) -> dict[str, n
         parts: dict[int, dict[str, np.ndarray]] = {}
         for fut in as_completed(futures):
             parts[futures[fut]] = fut.result()
-            bar.advance(task, len(chunks[futures[fut]]))
+            advance(len(chunks[futures[fut]]))
     finally:
         client.close()
         if cluster is not None:
