@@ -51,13 +51,10 @@ def make_context(plan_dir: Path | None = None, draws: int = DRAWS) -> PlanContex
     )
     # Draws differ (as a posterior's do), so targets have a real band.
     rng = np.random.default_rng(1)
-    p = replace(
-        p,
-        arrival_log_rate=p.arrival_log_rate + rng.normal(0, 0.1, p.arrival_log_rate.shape),
-        owners=OWNERS,
-        owner_effect=np.zeros((draws, len(OWNERS))),
-        owner_share=np.array([[0.5, 0.5, 0.0], [0.0, 0.2, 0.8]]),
-    )
+    arr = p.arrivals
+    shift = rng.normal(0, 0.1, arr.log_rate.shape[:2])[:, :, None]
+    p = replace(p, arrivals=replace(arr, log_rate=arr.log_rate + shift)).with_owners(
+        OWNERS, np.zeros((draws, len(OWNERS))), np.array([[0.5, 0.5, 0.0], [0.0, 0.2, 0.8]]))
     pipeline = pd.DataFrame({
         "opportunity_id": [f"o{i}" for i in range(40)],
         "segment": [SEGMENTS[i % 2] for i in range(40)],
