@@ -152,6 +152,37 @@ class LocalTrendSettings(BaseModel):
     max_edge_months: int = Field(default=3, ge=0)
 
 
+class TrendShiftSettings(BaseModel):
+    """Priors of the trend-and-shift arrival component (``arrivals: trend_shift``).
+
+    Attributes
+    ----------
+    slope_sd : float
+        Prior standard deviation of a segment's steady growth (log change per month).
+    shift_prior : float
+        Prior probability that the level moved once during the history.
+    shift_sd : float
+        Prior standard deviation of that move (log scale).
+    min_side_months : int
+        Months of history needed on each side of a move.
+    noise_sd, noise_sd_prior : tuple of float, float
+        Grid of the month-to-month noise around the level (log scale) and the scale of its
+        half-normal prior.
+    season_sd, season_min_months : float, int
+        Prior standard deviation of a month-of-year effect and the history it needs.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    slope_sd: PositiveFloat = 0.015
+    shift_prior: float = Field(default=0.3, gt=0.0, lt=1.0)
+    shift_sd: PositiveFloat = 0.5
+    min_side_months: int = Field(default=3, ge=1)
+    noise_sd: tuple[float, ...] = (0.0, 0.08, 0.16, 0.3, 0.5)
+    noise_sd_prior: PositiveFloat = 0.25
+    season_sd: PositiveFloat = 0.2
+    season_min_months: int = Field(default=24, ge=12)
+
+
 class EmpiricalSizeSettings(BaseModel):
     """Settings of the empirical deal-size component (``size: empirical``).
 
@@ -265,8 +296,9 @@ class ModelConfig(BaseModel):
 
     cycle: Literal["hazard", "lognormal"] = "hazard"
     size: Literal["empirical", "lognormal"] = "empirical"
-    arrivals: Literal["local_trend", "negbin"] = "local_trend"
+    arrivals: Literal["trend_shift", "local_trend", "negbin"] = "trend_shift"
     hazard: HazardPriors = HazardPriors()
+    trend_shift: TrendShiftSettings = TrendShiftSettings()
     local_trend: LocalTrendSettings = LocalTrendSettings()
     empirical_size: EmpiricalSizeSettings = EmpiricalSizeSettings()
     win_logit: Normal = Normal(mu=0.0, sigma=1.5)

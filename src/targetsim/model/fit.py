@@ -139,7 +139,13 @@ class FunnelFit:
         random_seed : int, default 0
             Seed of the draw selection and of the directly fitted components' draws.
         """
-        from targetsim.model.components import empirical_size, hazard, local_trend, lognormal
+        from targetsim.model.components import (
+            empirical_size,
+            hazard,
+            local_trend,
+            lognormal,
+            trend_shift,
+        )
 
         post = self.idata.posterior.stack(sample=("chain", "draw")).transpose("sample", ...)
         total = post.sizes["sample"]
@@ -163,8 +169,9 @@ class FunnelFit:
             size = empirical_size.draws(self.states["size"], n, size_rng, len(self.segments))
         else:
             size = lognormal.size_draws(arrays, self.meta)
-        if cfg.arrivals == "local_trend":
-            arrivals = local_trend.draws(self.states["arrivals"], n, arrival_rng, self.as_of)
+        if cfg.arrivals in ("trend_shift", "local_trend"):
+            module = trend_shift if cfg.arrivals == "trend_shift" else local_trend
+            arrivals = module.draws(self.states["arrivals"], n, arrival_rng, self.as_of)
         else:
             arrivals = lognormal.arrival_draws(arrays, self.meta)
         return FunnelParams(
@@ -514,13 +521,14 @@ def sample_model(
 
 def fit_direct(st, cfg: ModelConfig) -> dict[str, xr.Dataset]:  # noqa: ANN001
     """Fit the components that need no sampler; their states by component name."""
-    from targetsim.model.components import empirical_size, local_trend
+    from targetsim.model.components import empirical_size, local_trend, trend_shift
 
     states = {}
     if cfg.size == "empirical":
         states["size"] = empirical_size.fit(st, cfg)
-    if cfg.arrivals == "local_trend":
-        states["arrivals"] = local_trend.fit(st, cfg)
+    if cfg.arrivals in ("trend_shift", "local_trend"):
+        module = trend_shift if cfg.arrivals == "trend_shift" else local_trend
+        states["arrivals"] = module.fit(st, cfg)
     return states
 
 
