@@ -79,36 +79,52 @@ def _design(n_seg: int, n_t: int, tau: int | None, moy: np.ndarray, season: bool
 
 def _laplace(
     y: np.ndarray, e: np.ndarray, x: np.ndarray, prior_mean: np.ndarray, prior_prec: np.ndarray,
-    inv_alpha: float,
+    inv_alpha: float, start: np.ndarray | None = None,
 ) -> tuple[float, np.ndarray, np.ndarray]:
-    """Mode, covariance and Laplace log marginal likelihood of a negative-binomial GLM."""
+    """Mode, covariance and Laplace log marginal likelihood of a negative-binomial GLM.
+
+    Newton's method with a backtracking line search on the log posterior (counts of
+    hundreds a month make a full step from a poor start overshoot into overflow).
+    """
     obs = e > 0
     yo, xo, lo = y[obs], x[obs], np.log(e[obs])
-    beta = prior_mean.copy()
-    # Start the level at the observed rate (the priors on the rest are centred at 0).
-    for i in range(len(beta)):
-        if prior_prec[i] < 1e-3:
-            beta[i] = math.log((yo.sum() + 0.5) / max(e[obs].sum(), 1e-9))
+
+    def log_post(b: np.ndarray) -> float:
+        with np.errstate(over="ignore", invalid="ignore"):
+            mu = np.exp(lo + xo @ b)
+            val = np.sum(_nb_loglik(yo, mu, inv_alpha)) - 0.5 * np.sum(
+                prior_prec * (b - prior_mean) ** 2)
+        return float(val) if np.isfinite(val) else -np.inf
+
+    beta = prior_mean.copy() if start is None else start.copy()
+    current = log_post(beta)
     for _ in range(NEWTON_STEPS):
-        eta = lo + xo @ beta
-        mu = np.exp(eta)
+        mu = np.exp(lo + xo @ beta)
         w_g = (yo - mu) / (1.0 + inv_alpha * mu)
         w_h = mu * (1.0 + inv_alpha * yo) / (1.0 + inv_alpha * mu) ** 2
         grad = xo.T @ w_g - prior_prec * (beta - prior_mean)
         hess = (xo * w_h[:, None]).T @ xo + np.diag(prior_prec)
         step = np.linalg.solve(hess, grad)
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-9:
+        size = 1.0
+        while size > 1e-6:
+            cand = beta + size * step
+            value = log_post(cand)
+            if value >= current - 1e-10:
+                break
+            size /= 2.0
+        beta, current = cand, value
+        if np.max(np.abs(size * step)) < 1e-9:
             break
-    eta = lo + xo @ beta
-    mu = np.exp(eta)
+    mu = np.exp(lo + xo @ beta)
     w_h = mu * (1.0 + inv_alpha * yo) / (1.0 + inv_alpha * mu) ** 2
     hess = (xo * w_h[:, None]).T @ xo + np.diag(prior_prec)
     cov = np.linalg.inv(hess)
-    log_prior = 0.5 * np.sum(np.log(prior_prec) - _LOG_2PI - prior_prec * (beta - prior_mean) ** 2)
-    sign, logdet = np.linalg.slogdet(hess)
-    log_ml = (np.sum(_nb_loglik(yo, mu, inv_alpha)) + log_prior + 0.5 * len(beta) * _LOG_2PI
-              - 0.5 * logdet)
+    _, logdet = np.linalg.slogdet(hess)
+    # Laplace: log p(y) = log p(y | mode) + log prior(mode) + k/2 log 2 pi - 1/2 log|H|,
+    # the prior's normalising constant included (its flat level direction cancels between
+    # grid points, which all share it).
+    log_ml = (current + 0.5 * np.sum(np.log(prior_prec) - _LOG_2PI)
+              + 0.5 * len(beta) * _LOG_2PI - 0.5 * logdet)
     return float(log_ml), beta, cov
 
 
@@ -152,14 +168,19 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
             # Month effects with sd season_sd each, summing to zero: the 11 free ones.
             full = ts.season_sd**2 * (np.eye(12) - np.ones((12, 12)) / 12) * 12 / 11
             prec_season = np.linalg.inv(full[:11, :11])
+        start = np.zeros(x.shape[1])
+        for s in range(n_seg):
+            seen_s = e[s] > 0
+            start[s * k] = math.log((y[s, seen_s].sum() + 0.5) / max(e[s, seen_s].sum(), 1e-9))
         for j, nz in enumerate(noise):
             if season:
                 ml, beta, cov = _laplace_full(yf, ef, x, mean, prec, prec_season, n_seg * k,
-                                              math.expm1(nz**2))
+                                              math.expm1(nz**2), start)
             else:
-                ml, beta, cov = _laplace(yf, ef, x, mean, prec, math.expm1(nz**2))
+                ml, beta, cov = _laplace(yf, ef, x, mean, prec, math.expm1(nz**2), start)
             results.append((i, j, ml + log_prior_tau[i] + log_prior_noise[j], beta, cov, k))
     logw = np.array([r[2] for r in results])
+    logw = np.where(np.isfinite(logw), logw, -np.inf)
     weight = np.exp(logw - logw.max())
     weight /= weight.sum()
     n_p = len(results)
@@ -199,7 +220,7 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
     )
 
 
-def _laplace_full(yf, ef, x, mean, prec, prec_season, n_first, inv_alpha):  # noqa: ANN001, ANN202
+def _laplace_full(yf, ef, x, mean, prec, prec_season, n_first, inv_alpha, start):  # noqa: ANN001, ANN202
     """:func:`_laplace` with a full prior precision block for the month effects."""
     # Whiten the month effects so that the diagonal-precision solver applies.
     chol = np.linalg.cholesky(prec_season)  # prec = L L^T; z = L^T gamma ~ N(0, I)
@@ -208,7 +229,7 @@ def _laplace_full(yf, ef, x, mean, prec, prec_season, n_first, inv_alpha):  # no
     xw[:, n_first:] = x[:, n_first:] @ inv_lt
     prec_w = prec.copy()
     prec_w[n_first:] = 1.0
-    ml, beta_w, cov_w = _laplace(yf, ef, xw, mean, prec_w, inv_alpha)
+    ml, beta_w, cov_w = _laplace(yf, ef, xw, mean, prec_w, inv_alpha, start)
     # The Jacobian of the whitening: log|L| (the prior density changes by it).
     ml += float(np.sum(np.log(np.diag(chol))))
     t = np.eye(len(beta_w))
