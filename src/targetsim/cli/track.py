@@ -32,6 +32,9 @@ from targetsim.cli._common import (
     opportunities_from_cli,
 )
 from targetsim.errors import ConfigError
+from targetsim.model.config import DEFAULT_DRAWS as DEFAULT_MCMC_DRAWS
+from targetsim.model.config import DEFAULT_TUNE as DEFAULT_MCMC_TUNE
+from targetsim.safe_text import escape_console as escape
 
 PlanDirArg = Annotated[
     Path, typer.Argument(help="Plan directory written by `targetsim plan`.", show_default=False)
@@ -156,10 +159,11 @@ def register(app: typer.Typer) -> None:
     def backtest(
         data: DataArg,
         cutoffs: Annotated[
-            str,
+            str | None,
             typer.Option("--cutoffs", help="Month-end cutoffs, comma separated, e.g. "
-                         "2017-06-30,2017-09-30."),
-        ],
+                         "2017-06-30,2017-09-30 (default: the last quarter-ends the data "
+                         "allow, with 6 months of history before each)."),
+        ] = None,
         horizon_months: Annotated[
             int, typer.Option("--horizon-months", help="Months forecast after each cutoff.")
         ] = 3,
@@ -179,10 +183,10 @@ def register(app: typer.Typer) -> None:
         fx: FxOpt = None,
         amounts: AmountsOpt = "auto",
         draws: Annotated[
-            int, typer.Option("--draws", help="Posterior draws per chain of each fit (small: "
-                              "one fit per cutoff).")
-        ] = 200,
-        tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 200,
+            int, typer.Option("--draws", help="Posterior draws per chain of each fit.")
+        ] = DEFAULT_MCMC_DRAWS,
+        tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = (
+            DEFAULT_MCMC_TUNE),
         chains: Annotated[int, typer.Option("--chains", help="MCMC chains per fit.")] = 2,
         probability: Annotated[
             float, typer.Option("--probability", help="p of the target whose hit rate is scored.")
@@ -201,7 +205,7 @@ def register(app: typer.Typer) -> None:
         for name, v in (("--draws", draws), ("--tune", tune), ("--chains", chains)):
             if v < 1:
                 raise ConfigError(f"{name} must be at least 1, got {v}")
-        cuts = parse_cutoffs(cutoffs)
+        cuts = parse_cutoffs(cutoffs) if cutoffs is not None else None
         options = export_options(won_stages, lost_stages, stage_order, stage_history, fx, amounts)
         opps = opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid,
                                       options)
@@ -212,5 +216,7 @@ def register(app: typer.Typer) -> None:
         )
         console = _console()
         print_scorecard(result, console)
+        for line in result.verdict():
+            console.print(escape(line), highlight=False, soft_wrap=True)
         files = write_backtest(result, out)
         console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)

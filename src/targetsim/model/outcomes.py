@@ -181,11 +181,37 @@ class HazardOutcome:
         return np.nan_to_num(self.won_quantile(STALL_QUANTILE), nan=0.0)
 
     def prepare(self, d: int, seg: np.ndarray, owner: np.ndarray, age: np.ndarray) -> dict:
-        """What :meth:`sample` needs about deals open at ``age`` in draw ``d`` (reusable)."""
+        """What :meth:`sample` needs about deals open at ``age`` in draw ``d`` (reusable).
+
+        The tables depend on a deal's segment, owner and age only: they are computed once
+        per distinct (segment, owner, age), a *key*, and the deals index them. New deals
+        (age 0) use one key per (segment, owner) cell, however many deals there are.
+        """
         age = np.asarray(age, dtype=float)
-        pw, pl, start, width, h_tot = self._tables(d, seg, owner, age)
-        return {"pw": pw, "pl": pl, "start": start, "width": width, "h_tot": h_tot,
-                "age": age, "stall_hold": self.stall_hold_days[d][seg]}
+        seg = np.asarray(seg, dtype=int)
+        owner = np.asarray(owner, dtype=int)
+        n_seg = self.log_h_won.shape[1]
+        n_cell = self.owner_effect.shape[1] + 1
+        code = seg * n_cell + (owner + 1)
+        if age.size == 0 or not age.any():
+            key = code
+            u_code = np.arange(n_seg * n_cell)
+            u_age = np.zeros(len(u_code))
+        elif np.all(age == np.round(age)) and age.max() < 1e6:
+            # Whole days (an export's ages): one integer per (cell, age), a fast 1-D unique.
+            span = int(age.max()) + 1
+            uniq, key = np.unique(code * span + age.astype(np.int64), return_inverse=True)
+            u_code, u_age = uniq // span, (uniq % span).astype(float)
+        else:
+            pairs, key = np.unique(np.column_stack([code, age]), axis=0, return_inverse=True)
+            u_code, u_age = pairs[:, 0].astype(int), pairs[:, 1]
+        pw, pl, start, width, h_tot = self._tables(d, u_code // n_cell, u_code % n_cell - 1,
+                                                   u_age)
+        return {
+            "key": np.asarray(key).reshape(-1), "key_segment": u_code // n_cell,
+            "pw": pw, "pl": pl, "start": start.ravel(), "width": width.ravel(),
+            "h_tot": h_tot.ravel(), "age": age, "stall_hold": self.stall_hold_days[d][seg],
+        }
 
     def sample(
         self,
@@ -200,8 +226,8 @@ class HazardOutcome:
         rng : numpy.random.Generator
         prep : dict
             From :meth:`prepare`.
-        win_factor : float or ndarray
-            Scenario multiplier of each deal's win probability (capped at 1).
+        win_factor : float or ndarray, shape (S,)
+            Scenario multiplier of the win probability, per segment (capped at 1).
 
         Returns
         -------
@@ -213,27 +239,33 @@ class HazardOutcome:
             Days from ``age`` a deal keeps a rep's slot: to its close, or for a stalled deal
             until the segment's 95th percentile of won cycles.
         """
+        key = prep["key"]
         pw, pl = prep["pw"], prep["pl"]
+        n_keys, n_bins = pw.shape
         tw, tl = pw.sum(axis=1), pl.sum(axis=1)
-        ts = np.clip(1.0 - tw - tl, 0.0, 1.0)
-        nw, nl, _ = scale_win(tw, tl, ts, win_factor)
-        n = len(tw)
-        u = rng.random((n, 3))
-        outcome = np.where(u[:, 0] < nw, WON, np.where(u[:, 0] < nw + nl, LOST, STALL))
-        won = outcome == WON
-        p = np.where(won[:, None], pw, pl)
-        tot = np.where(won, tw, tl)
-        cum = np.cumsum(p, axis=1)
-        j = np.minimum((cum < (u[:, 1] * tot)[:, None]).sum(axis=1), p.shape[1] - 1)
-        rows = np.arange(n)
-        h = prep["h_tot"][rows, j]
-        w = prep["width"][rows, j]
+        factor = np.broadcast_to(np.asarray(win_factor, dtype=float), (n_keys,)) if np.ndim(
+            win_factor) == 0 else np.asarray(win_factor, dtype=float)[prep["key_segment"]]
+        nw, nl, ns = scale_win(tw, tl, np.clip(1.0 - tw - tl, 0.0, 1.0), factor)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            kw = np.where(tw > 0, nw / tw, 0.0)
+            kl = np.where(tl > 0, nl / tl, 0.0)
+        # One categorical per key over (won in bin j, lost in bin j, never closes), as
+        # cumulative shares in (k, k + 1]: one searchsorted finds every deal's category.
+        cat = np.concatenate([pw * kw[:, None], pl * kl[:, None], ns[:, None]], axis=1)
+        cum = np.minimum(np.cumsum(cat, axis=1), 1.0)
+        cum[:, -1] = 1.0
+        table = (np.arange(n_keys)[:, None] + cum).ravel()
+        u = rng.random((len(key), 2))
+        c = np.searchsorted(table, key + u[:, 0]) - key * (2 * n_bins + 1)
+        c = np.clip(c, 0, 2 * n_bins)
+        outcome = np.where(c < n_bins, WON, np.where(c < 2 * n_bins, LOST, STALL))
+        flat = key * n_bins + np.where(c < 2 * n_bins, c % n_bins, 0)
+        h, w = prep["h_tot"][flat], prep["width"][flat]
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            tau = -np.log1p(-u[:, 2] * -np.expm1(-h * w)) / h
+            tau = -np.log1p(-u[:, 1] * -np.expm1(-h * w)) / h
         tau = np.where(np.isfinite(tau), np.minimum(tau, w), 0.0)
-        remaining = prep["start"][rows, j] - prep["age"] + tau
         stall = outcome == STALL
-        remaining = np.where(stall, np.inf, remaining)
+        remaining = np.where(stall, np.inf, prep["start"][flat] - prep["age"] + tau)
         hold = np.where(stall, np.maximum(prep["stall_hold"] - prep["age"], 0.0), remaining)
         return outcome, remaining, hold
 
@@ -367,7 +399,8 @@ class LogNormalOutcome:
     def sample(self, rng: np.random.Generator, prep: dict, win_factor):  # noqa: ANN001, ANN201
         """Fate, remaining days and slot hold (see :meth:`HazardOutcome.sample`)."""
         d, seg, age = prep["d"], prep["seg"], prep["age"]
-        pw, pl, _ = scale_win(prep["pw"], prep["pl"], prep["ps"], win_factor)
+        factor = win_factor if np.ndim(win_factor) == 0 else np.asarray(win_factor)[seg]
+        pw, pl, _ = scale_win(prep["pw"], prep["pl"], prep["ps"], factor)
         n = len(seg)
         u = rng.random((n, 2))
         outcome = np.where(u[:, 0] < pw, WON, np.where(u[:, 0] < pw + pl, LOST, STALL))

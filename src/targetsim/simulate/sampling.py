@@ -202,22 +202,21 @@ def _backlog(
     """Deals created before ``as_of`` but not yet in the export, still open at ``as_of``.
 
     Their number is what the arrival rate says is missing from the trailing months read
-    as not fully recorded; each is drawn as a new deal at its creation, and kept if still
-    open at ``as_of`` (rejection: exactly the conditional fate given its age).
+    as not fully recorded; each is drawn as a new deal at its creation and kept if still
+    open at ``as_of`` (rejection: the kept ones' futures follow the fate given their age).
+    The scenario's win rate applies from their creation: they are weeks old at most.
     """
     miss = params.arrivals.missing(d)
     arr = params.arrivals
     seg, owner, created = _spawn(rng, params, rng.poisson(miss), arr.backlog_lo, arr.backlog_hi)
     age = -created
-    first, rem, _ = params.outcome.sample(
-        rng, params.outcome.prepare(d, seg, owner, np.zeros(len(seg))), 1.0
-    )
-    keep = (first == STALL) | (rem > age)
-    seg, owner, age = seg[keep], owner[keep], age[keep]
     fate, rem, hold = params.outcome.sample(
-        rng, params.outcome.prepare(d, seg, owner, age), win_rate[seg]
+        rng, params.outcome.prepare(d, seg, owner, np.zeros(len(seg))), win_rate
     )
-    return seg, owner, fate, rem, hold
+    keep = (fate == STALL) | (rem > age)
+    left = age[keep]
+    return seg[keep], owner[keep], fate[keep], rem[keep] - left, np.maximum(hold[keep] - left,
+                                                                             0.0)
 
 
 def sample_deals(
@@ -251,9 +250,9 @@ def sample_deals(
     # Fates: the open pipeline conditional on its ages, new deals from age 0.
     if open_prep is None:
         open_prep = prepare_open(params, d, pipeline)
-    o_out, o_rem, o_hold = outcome.sample(rng, open_prep, mult.win_rate[pipeline.segment])
+    o_out, o_rem, o_hold = outcome.sample(rng, open_prep, mult.win_rate)
     new_prep = outcome.prepare(d, seg_new, owner_new, np.zeros(n_new))
-    n_out, n_rem, n_hold = outcome.sample(rng, new_prep, mult.win_rate[seg_new])
+    n_out, n_rem, n_hold = outcome.sample(rng, new_prep, mult.win_rate)
     b_seg, b_own, b_out, b_rem, b_hold = _backlog(params, d, rng, mult.win_rate)
     n_open = pipeline.size + len(b_seg)
 

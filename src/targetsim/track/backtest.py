@@ -17,7 +17,7 @@ true parameters, and used with the model (:func:`model_forecaster`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -60,11 +60,14 @@ class Forecast:
         Axis ``S``.
     bookings, deals_won : ndarray, shape (n, S)
         One row per simulation draw: won amount and number of wins in the period.
+    converged : bool or None
+        Whether the fit behind the forecast passed the convergence gate (None: no fit).
     """
 
     segments: tuple[str, ...]
     bookings: np.ndarray
     deals_won: np.ndarray
+    converged: bool | None = None
 
 
 #: ``forecaster(opps_at_cutoff, period_start, months, random_seed) -> Forecast``.
@@ -73,11 +76,19 @@ Forecaster = Callable[[Opportunities, pd.Timestamp, int, int], Forecast]
 
 @dataclass(frozen=True)
 class BacktestResult:
-    """Per-forecast scores (``table``, columns :data:`BACKTEST_COLUMNS`) and their summary."""
+    """Per-forecast scores (``table``, columns :data:`BACKTEST_COLUMNS`) and their summary.
+
+    ``converged`` maps each cutoff to whether its fit passed the gate (None: no fit).
+    """
 
     table: pd.DataFrame
     scorecard: pd.DataFrame
     probability: float
+    converged: dict[str, bool | None] = field(default_factory=dict)
+
+    def verdict(self) -> list[str]:
+        """The scorecard in words: see :func:`verdict`."""
+        return verdict(self)
 
 
 def parse_cutoffs(text: str | Sequence[str]) -> tuple[pd.Timestamp, ...]:
@@ -109,44 +120,89 @@ def parse_cutoffs(text: str | Sequence[str]) -> tuple[pd.Timestamp, ...]:
     return tuple(sorted(set(out)))
 
 
+#: Months of history a cutoff needs before it for :func:`default_cutoffs`.
+MIN_HISTORY_MONTHS = 6
+#: Most cutoffs :func:`default_cutoffs` picks.
+MAX_DEFAULT_CUTOFFS = 4
+
+
+def default_cutoffs(
+    opps: Opportunities, horizon_months: int = 3, *, max_cutoffs: int = MAX_DEFAULT_CUTOFFS
+) -> tuple[pd.Timestamp, ...]:
+    """The last quarter-ends the export allows as backtest cutoffs.
+
+    A cutoff needs ``MIN_HISTORY_MONTHS`` of history before it (from the first creation
+    date) and its ``horizon_months`` after it inside the export (up to ``as_of``).
+
+    Raises
+    ------
+    DataError
+        If the export is too short for any cutoff.
+    """
+    t = opps.table
+    dated = t.loc[~t["created_imputed"].astype(bool), "created_at"] if "created_imputed" in t \
+        else t["created_at"]
+    first = pd.Timestamp(dated.min()).normalize()
+    as_of = pd.Timestamp(opps.as_of).normalize()
+    earliest = first + pd.DateOffset(months=MIN_HISTORY_MONTHS) - pd.Timedelta(days=1)
+    latest = as_of - pd.DateOffset(months=horizon_months)
+    quarter_ends = pd.date_range(earliest, latest, freq="QE")
+    cuts = tuple(pd.Timestamp(q).normalize() for q in quarter_ends[-max_cutoffs:])
+    if not cuts:
+        raise DataError(
+            f"{opps.source}: history from {first.date()} to {as_of.date()} is too short for a "
+            f"backtest: a cutoff needs {MIN_HISTORY_MONTHS} months before it and "
+            f"{horizon_months} after it; shorten --horizon-months or give --cutoffs"
+        )
+    return cuts
+
+
 def model_forecaster(
     *,
-    draws: int = 200,
-    tune: int = 200,
+    draws: int | None = None,
+    tune: int | None = None,
     chains: int = 2,
-    n_sim_draws: int | None = None,
+    n_sim_draws: int | None = 400,
     sampler: str = "nutpie",
     engine: str = "fast",
+    model_config: object | None = None,
 ) -> Forecaster:
     """Forecaster that fits the funnel model at the cutoff and simulates the period.
 
     Parameters
     ----------
     draws, tune, chains : int
-        MCMC settings of each fit (small by default: a backtest fits once per cutoff).
+        MCMC settings of each fit; default the shipped ones (``DEFAULT_DRAWS``,
+        ``DEFAULT_TUNE``): the backtest judges the product as it plans.
     n_sim_draws : int, optional
-        Posterior draws passed to the simulator; default all of them.
+        Posterior draws passed to the simulator (400, as ``plan``); None: all of them.
+    model_config : ModelConfig or mapping, optional
+        The model's components and priors (default ``ModelConfig()``).
     sampler, engine : str
         Passed to :func:`targetsim.model.fit_funnel` and :func:`targetsim.simulate.simulate`.
     """
 
     def forecast(opps: Opportunities, start: pd.Timestamp, months: int, seed: int) -> Forecast:
-        from targetsim.model import fit_funnel
+        from targetsim.model import ModelConfig, fit_funnel
+        from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE
         from targetsim.simulate import simulate
 
+        cfg = model_config
+        if cfg is not None and not isinstance(cfg, ModelConfig):
+            cfg = ModelConfig.from_dict(dict(cfg))
         fit_seed, draw_seed, sim_seed = (
             int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(3)
         )
         fit = fit_funnel(
-            build_funnel(opps), draws=draws, tune=tune, chains=chains, sampler=sampler,
-            random_seed=fit_seed, progress=False,
+            build_funnel(opps), cfg, draws=draws or DEFAULT_DRAWS, tune=tune or DEFAULT_TUNE,
+            chains=chains, sampler=sampler, random_seed=fit_seed, progress=False,
         )
-        params = fit.params(n_sim_draws or draws * chains, random_seed=draw_seed)
+        params = fit.params(n_sim_draws, random_seed=draw_seed)
         cube = simulate(
             params, fit.open_pipeline, start=str(start.date()), months=months, engine=engine,
             random_seed=sim_seed, progress=False,
         )
-        return forecast_from_projection(cube)
+        return replace(forecast_from_projection(cube), converged=bool(fit.diagnostics.converged))
 
     return forecast
 
@@ -214,7 +270,7 @@ def _score_rows(
 
 def backtest(
     opps: Opportunities,
-    cutoffs: Sequence[str | pd.Timestamp] | str,
+    cutoffs: Sequence[str | pd.Timestamp] | str | None = None,
     *,
     horizon_months: int = 3,
     forecaster: Forecaster | None = None,
@@ -229,13 +285,14 @@ def backtest(
     ----------
     opps : Opportunities
         The full export: it knows what happened after every cutoff.
-    cutoffs : sequence of dates, or a comma-separated string
-        Month-end dates; the data known at each is used to forecast what follows.
+    cutoffs : sequence of dates, a comma-separated string, or None
+        Month-end dates; the data known at each is used to forecast what follows. None:
+        :func:`default_cutoffs` (the last quarter-ends the export allows).
     horizon_months : int
         Length of the forecast period after each cutoff.
     forecaster : callable, optional
         ``(opps_at_cutoff, period_start, months, random_seed) -> Forecast``; default
-        :func:`model_forecaster` with its small default draws.
+        :func:`model_forecaster` with the shipped settings.
     probability : float
         ``p`` of the target whose hit rate is scored.
     growth : float
@@ -259,11 +316,15 @@ def backtest(
         raise ConfigError(f"--horizon-months must be at least 1, got {horizon_months}")
     if not 0.0 < probability < 1.0:
         raise ConfigError(f"--probability must be strictly between 0 and 1, got {probability}")
-    cuts = parse_cutoffs(cutoffs if isinstance(cutoffs, str) else [str(c) for c in cutoffs])
+    if cutoffs is None:
+        cuts = default_cutoffs(opps, horizon_months)
+    else:
+        cuts = parse_cutoffs(cutoffs if isinstance(cutoffs, str) else [str(c) for c in cutoffs])
     forecaster = forecaster or model_forecaster()
     as_of = pd.Timestamp(opps.as_of).normalize()
     seeds = np.random.SeedSequence(random_seed).spawn(len(cuts))
     rows: list[dict[str, object]] = []
+    gate: dict[str, bool | None] = {}
     for cut, ss in zip(cuts, seeds, strict=True):
         start = cut + pd.Timedelta(days=1)
         end = start + pd.DateOffset(months=horizon_months) - pd.Timedelta(days=1)
@@ -275,6 +336,7 @@ def backtest(
             )
         known = as_of_cutoff(opps, cut, hide_amounts=hide_amounts)
         fc = forecaster(known, start, horizon_months, int(ss.generate_state(1)[0]))
+        gate[cut.date().isoformat()] = fc.converged
         actual = won_in_window(opps, start, end).reindex(list(fc.segments), fill_value=0.0)
         last = last_period_growth(known, horizon_months, growth).reindex(
             list(fc.segments), fill_value=0.0
@@ -306,7 +368,8 @@ def backtest(
                         probability,
                     )
     table = pd.DataFrame(rows, columns=BACKTEST_COLUMNS)
-    return BacktestResult(table=table, scorecard=scorecard(table), probability=probability)
+    return BacktestResult(table=table, scorecard=scorecard(table), probability=probability,
+                          converged=gate)
 
 
 def scorecard(table: pd.DataFrame) -> pd.DataFrame:
@@ -333,3 +396,55 @@ def scorecard(table: pd.DataFrame) -> pd.DataFrame:
         }
     )
     return out.reset_index()
+
+
+#: Share of outcomes a calibrated p10-p90 band holds, and the least the verdict accepts.
+COVERAGE_EXPECTED, COVERAGE_FLOOR = 0.8, 0.7
+_NAMES = {"last_period": "last period", "pipeline": "the stage-weighted pipeline"}
+
+
+def verdict(result: BacktestResult) -> list[str]:
+    """Plain-words verdict of a backtest, one sentence per metric and level.
+
+    For each metric (bookings, deals won) and level (total, segments): whether the model's
+    mean CRPS beats the better of the two baselines (and by how much), and whether its
+    p10-p90 band held the outcome often enough (at least 70 % of the forecasts; 80 % is
+    what a calibrated band holds), plus a line on fits that failed the convergence gate.
+    """
+    card = result.scorecard
+    out: list[str] = []
+    labels = {"bookings": "bookings", "deals_won": "deals won"}
+    for metric in METRICS:
+        for level in ("total", "segment"):
+            rows = card.loc[card["metric"].eq(metric) & card["level"].eq(level)]
+            if rows.empty:
+                continue
+            by = rows.set_index("method")
+            model = float(by.loc["model", "crps"])
+            base = by.drop(index="model")
+            best = str(base["crps"].idxmin())
+            best_crps = float(base.loc[best, "crps"])
+            cover = float(by.loc["model", "coverage_p10_p90"])
+            n = int(by.loc["model", "n"])
+            where = "the company total" if level == "total" else "the segments"
+            if model <= best_crps:
+                gain = 1.0 - model / best_crps if best_crps > 0 else 0.0
+                head = (f"On {labels[metric]} ({where}), the model beats {_NAMES[best]}, the "
+                        f"better baseline: mean CRPS {model:,.4g} against {best_crps:,.4g} "
+                        f"({gain:.0%} lower)")
+            else:
+                loss = model / best_crps - 1.0 if best_crps > 0 else float("inf")
+                head = (f"On {labels[metric]} ({where}), the model loses to {_NAMES[best]}: "
+                        f"mean CRPS {model:,.4g} against {best_crps:,.4g} ({loss:.0%} higher)")
+            if cover >= COVERAGE_FLOOR:
+                band = (f"its p10-p90 band held {cover:.0%} of {n} outcomes (80 % expected)")
+            else:
+                band = (f"but its p10-p90 band held only {cover:.0%} of {n} outcomes "
+                        f"(80 % expected, {COVERAGE_FLOOR:.0%} at least): the band is too "
+                        "narrow or off centre")
+            out.append(f"{head}; {band}.")
+    failed = [c for c, ok in result.converged.items() if ok is False]
+    if failed:
+        out.append(f"The fit did not pass the convergence gate at {', '.join(failed)}: "
+                   "those forecasts are flagged.")
+    return out

@@ -97,7 +97,10 @@ def write_track(result: TrackResult, out_dir: str | Path, *, html: bool) -> list
 
 
 def write_backtest(result: BacktestResult, out_dir: str | Path) -> list[Path]:
-    """Write ``backtest.csv`` (one row per forecast) and ``backtest_scorecard.csv``."""
+    """Write ``backtest.csv`` (one row per forecast), ``backtest_scorecard.csv`` and
+    ``backtest_verdict.md`` (the verdict in words)."""
+    from targetsim.io import write_text_atomic
+
     out = Path(out_dir)
     files = []
     for name, frame in (("backtest.csv", result.table),
@@ -105,4 +108,6 @@ def write_backtest(result: BacktestResult, out_dir: str | Path) -> list[Path]:
         with atomic_path(out / name) as tmp:
             frame.to_csv(tmp, index=False)
         files.append(out / name)
+    text = "# Backtest verdict\n\n" + "".join(f"- {line}\n" for line in result.verdict())
+    files.append(write_text_atomic(out / "backtest_verdict.md", text))
     return files
