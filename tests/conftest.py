@@ -1,21 +1,24 @@
-"""Shared fixtures: where the public datasets live, a scratch directory per test."""
+"""Shared fixtures: the bundled Maven demo data, a scratch directory per test.
+
+Every test runs on a bare clone: the Maven CRM export ships inside the package
+(``targetsim/demo_data``, byte for byte the published files), so no test depends on a
+``../shared`` folder beside the repository.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-#: ``../shared`` beside the repository (read-only in CI); overridable for other layouts.
-SHARED = Path(os.environ.get("TARGETSIM_SHARED", REPO.parent / "shared"))
-MAVEN_DIR = SHARED / "data" / "maven-crm-sales-opportunities"
-UCI_BANK = SHARED / "data" / "uci-bank-marketing" / "bank-additional.csv"
 
 
 @pytest.fixture(scope="session")
 def maven_dir() -> Path:
-    if not (MAVEN_DIR / "sales_pipeline.csv").exists():
-        pytest.skip(f"Maven CRM data not found at {MAVEN_DIR}")
-    return MAVEN_DIR
+    """The Maven CRM Sales Opportunities folder bundled with the package."""
+    from targetsim.data import demo_data_path
+
+    path = Path(demo_data_path())
+    assert (path / "sales_pipeline.csv").exists(), f"bundled demo data missing at {path}"
+    return path

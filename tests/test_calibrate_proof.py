@@ -103,9 +103,7 @@ def true_fy_bookings(
 
 @pytest.mark.slow
 def test_fy_targets_are_reached_with_about_the_stated_probability() -> None:
-    model = pytest.importorskip("targetsim.model")
-    if not hasattr(model, "fit_funnel"):
-        pytest.skip("targetsim.model.fit_funnel has not landed yet")
+    import targetsim.model as model
     from targetsim.simulate import simulate
     from targetsim.synthetic import synthetic_funnel
 

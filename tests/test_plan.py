@@ -7,7 +7,6 @@ Maven end-to-end run in test_plan_maven.py.
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import replace
 
@@ -17,9 +16,6 @@ import pytest
 from targetsim.calibrate import TARGET_COLUMNS
 from targetsim.cli import main
 from targetsim.model.params import FunnelParams
-
-if not hasattr(importlib.import_module("targetsim.model"), "fit_funnel"):
-    pytest.skip("targetsim.model.fit_funnel has not landed yet", allow_module_level=True)
 
 DRAWS = dict(draws=60, tune=150, chains=2)
 PLAN_FILES = (

@@ -7,8 +7,6 @@ rep's 2017 bookings repeated as a 2018 quota gets the probability the projection
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,9 +14,6 @@ import xarray as xr
 
 from crm_exports import EUR_RATE, HS_STAGES, generate_deals, write_hubspot, write_salesforce_report
 from targetsim.cli import main
-
-if not hasattr(importlib.import_module("targetsim.model"), "fit_funnel"):
-    pytest.skip("targetsim.model.fit_funnel has not landed yet", allow_module_level=True)
 
 DRAWS = dict(draws=60, tune=150, chains=2)
 

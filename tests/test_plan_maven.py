@@ -6,14 +6,10 @@ the plumbing and of the order of magnitude; `targetsim demo` uses more draws).
 
 from __future__ import annotations
 
-import importlib
 import json
 
 import pandas as pd
 import pytest
-
-if not hasattr(importlib.import_module("targetsim.model"), "fit_funnel"):
-    pytest.skip("targetsim.model.fit_funnel has not landed yet", allow_module_level=True)
 
 
 @pytest.mark.slow
