@@ -4,16 +4,19 @@ Tolerance policy (written here so a failure is read against it):
 
 * Data: 4 segments with different known win / loss / stall probabilities, won and lost
   cycle medians, deal sizes and arrival rates; 18 months ending at ``as_of``; a fifth or
-  more of the deals still open (recent ones and stalled ones).
-* Coverage: 5 parameters x 4 segments = 20 checks against their 90 % intervals. With
-  independent checks the number inside is Binomial(20, 0.9): P(< 15) = 1.1 %, so we
-  require at least 15 (75 %). No truth may sit more than 4 posterior standard deviations
-  from the posterior mean ("no miss by a mile").
+  more of the deals still open (recent ones and stalled ones). Three data sets (seeds),
+  each fitted with the shipped draws and tuning: the speed we ship is the speed we prove.
+* The model assumes no shape: it must recover the generator's quantities that the
+  shipped components estimate (eventual win rate, median times to a win and to a loss,
+  median deal size, monthly arrivals), not log-normal parameters.
+* Coverage: 5 quantities x 4 segments x 3 seeds = 60 checks against their 90 %
+  intervals. With independent checks the number inside is Binomial(60, 0.9): P(< 47) =
+  0.9 %, so we require at least 47. No truth may sit more than 4 posterior standard
+  deviations from the posterior mean ("no miss by a mile"). Every fit passes the gate.
 * Naive bias: for segments with a stall share of 25 %, the closed-deals estimates (win
   rate = won / (won + lost); median of closed won cycles) must fall outside our 90 %
   interval and be further from the truth than our posterior median.
 
-One nutpie fit at the default draws / tune: the speed we ship is the speed we prove.
 """
 
 from __future__ import annotations
@@ -43,65 +46,65 @@ TRUTH = FunnelParams.constant(
 )
 
 
+SEEDS = (11, 12, 13)
+
+
 @pytest.fixture(scope="module")
-def recovery():
-    funnel = synthetic_funnel(TRUTH, random_seed=11)
-    fit = fit_funnel(funnel, draws=500, tune=500, chains=2, random_seed=3, progress=False)
-    return funnel, fit
+def recoveries():
+    out = []
+    for seed in SEEDS:
+        funnel = synthetic_funnel(TRUTH, random_seed=seed)
+        out.append((funnel, fit_funnel(funnel, random_seed=seed, progress=False)))
+    return out
 
 
 def _truth_values() -> dict[str, np.ndarray]:
+    o = TRUTH.outcome
     return {
-        "win_rate": TRUTH.p_win[0],
-        "cycle_days_median": np.exp(TRUTH.won_mu[0]),
-        "loss_cycle_days_median": np.exp(TRUTH.lost_mu[0]),
-        "deal_size_median": np.exp(TRUTH.size_mu[0]),
-        "arrival_log_rate": TRUTH.arrival_log_rate[0],
+        "win_rate": o.p_win[0],
+        "cycle_days_median": np.exp(o.won_mu[0]),
+        "loss_cycle_days_median": np.exp(o.lost_mu[0]),
+        "deal_size_median": np.exp(TRUTH.size.size_mu[0]),
+        "arrivals_per_month": np.exp(TRUTH.arrivals.log_mean(np.array([0]))[0, :, 0]),
     }
 
 
 def _posterior(fit) -> dict[str, np.ndarray]:
     # The fit orders segments alphabetically; align with the truth by name.
-    d = fit.derived().sel(segment=list(SEGS))
-    d = d.stack(sample=("chain", "draw")).transpose("sample", ...)
-    return {
-        "win_rate": d["p_win"].values,
-        "cycle_days_median": np.exp(d["won_mu"].values),
-        "loss_cycle_days_median": np.exp(d["lost_mu"].values),
-        "deal_size_median": np.exp(d["size_mu"].values),
-        # The generator's monthly mean at month m is exp(level + trend m + season); the
-        # truth has neither trend nor season, so the level is the comparable quantity.
-        "arrival_log_rate": d["arrival_log_rate"].values,
-    }
+    order = [fit.segments.index(s) for s in SEGS]
+    q = fit.quantities()
+    return {name: q[name][:, order] for name in _truth_values()}
 
 
 @pytest.mark.slow
-def test_data_has_many_open_deals(recovery):
-    funnel, _ = recovery
-    assert funnel.deals["censored"].mean() > 0.2
+def test_data_has_many_open_deals(recoveries):
+    for funnel, _ in recoveries:
+        assert funnel.deals["censored"].mean() > 0.2
 
 
 @pytest.mark.slow
-def test_posterior_covers_truth(recovery):
-    _, fit = recovery
-    truth, post = _truth_values(), _posterior(fit)
+def test_posterior_covers_truth_at_the_shipped_settings(recoveries):
+    truth = _truth_values()
     inside, misses = 0, []
-    for name, true in truth.items():
-        draws = post[name]
-        lo, hi = np.quantile(draws, [0.05, 0.95], axis=0)
-        z = np.abs(draws.mean(0) - true) / draws.std(0)
-        for j, seg in enumerate(SEGS):
-            inside += lo[j] <= true[j] <= hi[j]
-            if z[j] > 4:
-                misses.append(f"{name}[{seg}]: truth {true[j]:.4g}, z = {z[j]:.1f}")
-    assert inside >= 15, f"only {inside}/20 truths inside their 90 % intervals"
+    for seed, (_, fit) in zip(SEEDS, recoveries, strict=True):
+        assert fit.diagnostics.converged, (seed, fit.diagnostics.problems)
+        post = _posterior(fit)
+        for name, true in truth.items():
+            draws = post[name]
+            lo, hi = np.quantile(draws, [0.05, 0.95], axis=0)
+            z = np.abs(draws.mean(0) - true) / draws.std(0)
+            for j, seg in enumerate(SEGS):
+                inside += lo[j] <= true[j] <= hi[j]
+                if z[j] > 4:
+                    misses.append(f"seed {seed} {name}[{seg}]: truth {true[j]:.4g}, "
+                                  f"z = {z[j]:.1f}")
+    assert inside >= 47, f"only {inside}/60 truths inside their 90 % intervals"
     assert not misses, misses
-    assert fit.diagnostics.divergences == 0, fit.diagnostics.problems
 
 
 @pytest.mark.slow
-def test_naive_closed_deal_estimates_are_biased_ours_are_not(recovery):
-    funnel, fit = recovery
+def test_naive_closed_deal_estimates_are_biased_ours_are_not(recoveries):
+    funnel, fit = recoveries[0]
     post = _posterior(fit)
     d = funnel.deals
     truth = _truth_values()
