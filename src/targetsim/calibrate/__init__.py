@@ -17,7 +17,14 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from targetsim.calibrate.allocation import AllocationSummary, allocate, common_probability
+from targetsim.calibrate.allocation import (
+    DEFAULT_OVER_ASSIGNMENT,
+    AllocationSummary,
+    allocate,
+    allocation_frame,
+    common_probability,
+    quota_plan,
+)
 from targetsim.calibrate.indicators import leading_indicators
 from targetsim.calibrate.objectives import check_lang, write_objectives
 from targetsim.calibrate.periods import FY, horizon_end, period_months
@@ -51,6 +58,7 @@ __all__ = [
     "leading_indicators",
     "parse_tiers",
     "period_months",
+    "quota_plan",
     "reference_scenario",
     "round_target",
     "stress_test",
@@ -77,6 +85,12 @@ class Calibration:
         tiers.csv / topdown.csv when asked.
     company_probability : dict
         ``P(total FY bookings >= company target)`` per scenario (with ``company_target``).
+    over_assignment : float
+        Sum of rep quotas ÷ company number.
+
+    ``targets`` holds the contract columns, then ``quota, quota_probability`` (the one set
+    of numbers the documents show: :func:`~targetsim.calibrate.allocation.quota_plan`),
+    then the last-year columns when :func:`~targetsim.calibrate.context.add_context` ran.
     """
 
     targets: pd.DataFrame
@@ -90,6 +104,7 @@ class Calibration:
     tiers: pd.DataFrame | None = None
     topdown: pd.DataFrame | None = None
     company_probability: dict[str, float] = field(default_factory=dict)
+    over_assignment: float = DEFAULT_OVER_ASSIGNMENT
 
 
 def calibrate(
@@ -100,7 +115,8 @@ def calibrate(
     company_target: float | None = None,
     topdown_rows: list[dict[str, object]] | None = None,
     lang: str = "en",
-    currency: str = "$",
+    currency: str = "USD",
+    over_assignment: float = DEFAULT_OVER_ASSIGNMENT,
 ) -> Calibration:
     """Targets, tiers, allocation, indicators, stress test and objectives of a projection.
 
@@ -119,6 +135,9 @@ def calibrate(
         topdown.csv only has the probability of each scenario (lever ``none``).
     lang : {"en", "fr"}
     currency : str
+        ISO 4217 code of the data's amounts.
+    over_assignment : float
+        Sum of rep quotas ÷ company number (see :func:`quota_plan`).
 
     Returns
     -------
@@ -128,7 +147,9 @@ def calibrate(
     check_lang(lang)
     targets = compute_targets(projection, p)
     indicators = leading_indicators(projection, p)
-    allocation, summary = allocate(projection, p, company_target)
+    quotas, summary = quota_plan(projection, p, company_target, over_assignment)
+    allocation = allocation_frame(quotas, summary)
+    targets = with_quotas(targets, quotas)
     stress = stress_test(projection, targets)
     ref = reference_scenario(projection["scenario"].values)
     tiers_df = compute_tiers(projection, tiers) if tiers is not None else None
@@ -153,8 +174,15 @@ def calibrate(
         targets=targets, indicators=indicators, allocation=allocation,
         allocation_summary=tuple(summary), stress=stress, objectives=objectives,
         probability=p, reference=ref, tiers=tiers_df, topdown=topdown,
-        company_probability=company_p,
+        company_probability=company_p, over_assignment=float(over_assignment),
     )
+
+
+def with_quotas(targets: pd.DataFrame, quotas: pd.DataFrame) -> pd.DataFrame:
+    """targets.csv rows with ``quota, quota_probability`` appended after their columns."""
+    keys = ["scenario", "level", "name", "period", "metric"]
+    base = targets.drop(columns=[c for c in ("quota", "quota_probability") if c in targets])
+    return base.merge(quotas, on=keys, how="left", sort=False)
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
