@@ -13,7 +13,9 @@ plan.json) says so, and the CLI exits with code 3.
 
 Draws
 -----
-``draws`` is the number of posterior draws simulated (one simulated year each). MCMC runs
+``draws`` (``--draws``) is the number of posterior draws simulated (one simulated year each),
+in every command that simulates (plan, demo, simulate, track). MCMC draws per chain are
+``mcmc_draws`` (``--mcmc-draws``); by default MCMC runs
 ``chains`` chains of ``max(ceil(draws / chains), DEFAULT_DRAWS)`` draws after ``tune``
 tuning steps (default ``DEFAULT_TUNE``; both in :mod:`targetsim.model.config`): the
 convergence gate needs about a thousand draws per chain to judge R-hat on a few hundred
@@ -187,6 +189,7 @@ def run_plan(
     start: str | None = None,
     months: int = 12,
     draws: int = 400,
+    mcmc_draws: int | None = None,
     tune: int | None = None,
     chains: int = 2,
     sampler: str = "nutpie",
@@ -195,7 +198,10 @@ def run_plan(
     workers: int | None = None,
     scheduler: str | None = None,
     lang: str = "en",
-    currency: str = "$",
+    currency: str = "USD",
+    over_assignment: float = 1.0,
+    teams: str | Path | None = None,
+    priors: Any = None,
     report: bool = True,
     progress: bool = True,
 ) -> PlanResult:
@@ -218,14 +224,22 @@ def run_plan(
         The board's FY bookings number (top-down analysis, allocation of that number).
     start, months
         Horizon (default: the month after as_of, 12 months).
-    draws, tune, chains, sampler
-        Posterior draws simulated and MCMC settings (see the module docstring).
+    draws, mcmc_draws, tune, chains, sampler
+        Posterior draws simulated, and MCMC settings: draws per chain (default: see the
+        module docstring), tuning steps, chains, sampler.
     seed : int
         Root seed of the fit, the draw selection and the simulation.
     engine, workers, scheduler
         Simulation engine and parallelism (:func:`targetsim.simulate.simulate`).
     lang : {"en", "fr"}
     currency : str
+        ISO 4217 code of the data's amounts (``USD``, ``EUR``...).
+    over_assignment : float
+        Sum of rep quotas ÷ company number (1.0: they add up; 1.1 is common practice).
+    teams : path, optional
+        Teams file (``owner, manager, region``), copied to ``teams.csv`` for the quota sheet.
+    priors : ModelConfig or path, optional
+        Priors of the model (``--priors FILE.yaml``); default the shipped ones.
     report : bool
         Write report.html and targets.xlsx (skipped with a note if unavailable).
     progress : bool
@@ -235,13 +249,20 @@ def run_plan(
     PlanResult
     """
     from targetsim import __version__
+    from targetsim.formatting import check_currency
     from targetsim.model import fit_funnel, write_fit_outputs
     from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE
     from targetsim.simulate import save_projection, simulate
 
     p = check_probability(probability)
     _check_options(draws, months, company_target)
+    currency = check_currency(currency)
     scenario_objs = resolve_scenarios(scenarios)
+    team_frame = None
+    if teams is not None:
+        from targetsim.data.teams import read_teams
+
+        team_frame = read_teams(teams)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -260,10 +281,17 @@ def run_plan(
     timings["ingest"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    per_chain = max(int(math.ceil(draws / chains)), DEFAULT_DRAWS)
+    per_chain = (int(mcmc_draws) if mcmc_draws is not None
+                 else max(int(math.ceil(draws / chains)), DEFAULT_DRAWS))
+    if per_chain * chains < draws:
+        raise ConfigError(f"--mcmc-draws {per_chain} x --chains {chains} gives fewer posterior "
+                          f"draws than --draws {draws} simulates")
     n_tune = tune if tune is not None else DEFAULT_TUNE
+    fit_kw: dict[str, Any] = {}
+    if priors is not None:
+        fit_kw["config"] = priors
     fit = fit_funnel(funnel, draws=per_chain, tune=n_tune, chains=chains, sampler=sampler,
-                     random_seed=seed, progress=progress)
+                     random_seed=seed, progress=progress, **fit_kw)
     written = write_fit_outputs(fit, out)
     files = list(written.values() if isinstance(written, dict) else written)
     converged = bool(fit.diagnostics.converged)
@@ -283,9 +311,13 @@ def run_plan(
     if company_target is not None:
         rows = solve_topdown(projection, params, fit.open_pipeline, scenario_objs,
                              float(company_target), p, seed=seed, engine=engine, lang=lang)
+    last_year = _last_year(funnel, out)
     cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
-                    topdown_rows=rows, lang=lang, currency=currency)
+                    topdown_rows=rows, lang=lang, currency=currency,
+                    over_assignment=over_assignment, last_year=last_year)
     files += write_calibration(cal, out)
+    if team_frame is not None:
+        files.append(_write_teams(team_frame, out))
     timings["calibrate"] = time.perf_counter() - t0
 
     meta: dict[str, Any] = {
@@ -308,6 +340,9 @@ def run_plan(
         "engine": str(projection.attrs.get("engine", engine)),
         "lang": lang,
         "currency": currency,
+        "over_assignment": float(over_assignment),
+        "teams": str(teams) if teams is not None else None,
+        "sampler": sampler,
         "converged": converged,
         "diagnostics": _diagnostics_dict(fit),
         "warnings": list(funnel.warnings),
@@ -354,6 +389,30 @@ def _check_arrivals(params: FunnelParams, months: int, converged: bool, out: Pat
             f"month in a segment; not simulating them (see {out / 'diagnostics.json'}); "
             "rerun with more --draws or check the data's creation dates"
         )
+
+
+def _last_year(funnel: FunnelData, out: Path) -> Any:
+    """Last year's actuals from the data (fit_summary.csv names the drivers of a flag)."""
+    import pandas as pd
+
+    from targetsim.calibrate.context import LastYear
+
+    fs_path = out / "fit_summary.csv"
+    fs = None
+    if fs_path.is_file():
+        fs = pd.read_csv(fs_path, dtype={"segment": str, "stage": str},
+                         keep_default_na=False, na_values=[""])
+        fs["stage"] = fs["stage"].fillna("")
+    return LastYear.from_deals(funnel.deals, funnel.as_of, fs)
+
+
+def _write_teams(teams: Any, out: Path) -> Path:
+    from targetsim.io import atomic_path
+    from targetsim.safe_text import neutralise_frame
+
+    with atomic_path(out / "teams.csv") as tmp:
+        neutralise_frame(teams).to_csv(tmp, index=False, lineterminator="\n")
+    return out / "teams.csv"
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:

@@ -25,9 +25,10 @@ from targetsim.calibrate.allocation import (
     common_probability,
     quota_plan,
 )
+from targetsim.calibrate.context import LastYear, add_context
 from targetsim.calibrate.indicators import leading_indicators
 from targetsim.calibrate.objectives import check_lang, write_objectives
-from targetsim.calibrate.periods import FY, horizon_end, period_months
+from targetsim.calibrate.periods import FY, horizon_end, month_index, period_months
 from targetsim.calibrate.targets import (
     TARGET_COLUMNS,
     attainment_probability,
@@ -46,6 +47,7 @@ from targetsim.io import atomic_path, write_text_atomic
 __all__ = [
     "FY",
     "TARGET_COLUMNS",
+    "LastYear",
     "AllocationSummary",
     "Calibration",
     "allocate",
@@ -105,6 +107,7 @@ class Calibration:
     topdown: pd.DataFrame | None = None
     company_probability: dict[str, float] = field(default_factory=dict)
     over_assignment: float = DEFAULT_OVER_ASSIGNMENT
+    last_year: LastYear | None = None
 
 
 def calibrate(
@@ -117,6 +120,7 @@ def calibrate(
     lang: str = "en",
     currency: str = "USD",
     over_assignment: float = DEFAULT_OVER_ASSIGNMENT,
+    last_year: LastYear | None = None,
 ) -> Calibration:
     """Targets, tiers, allocation, indicators, stress test and objectives of a projection.
 
@@ -138,6 +142,9 @@ def calibrate(
         ISO 4217 code of the data's amounts.
     over_assignment : float
         Sum of rep quotas ÷ company number (see :func:`quota_plan`).
+    last_year : LastYear, optional
+        The data's last 12 months: appends the context columns to targets.csv and writes
+        actuals.csv and last_year.csv.
 
     Returns
     -------
@@ -150,6 +157,9 @@ def calibrate(
     quotas, summary = quota_plan(projection, p, company_target, over_assignment)
     allocation = allocation_frame(quotas, summary)
     targets = with_quotas(targets, quotas)
+    if last_year is not None:
+        targets = add_context(targets, last_year.actuals, last_year.last_year,
+                              last_year.fit_summary, last_year.as_of)
     stress = stress_test(projection, targets)
     ref = reference_scenario(projection["scenario"].values)
     tiers_df = compute_tiers(projection, tiers) if tiers is not None else None
@@ -169,13 +179,30 @@ def calibrate(
         targets, indicators, scenario=ref, probability=p,
         horizon_end=horizon_end(projection), allocation=summary, stress=stress,
         topdown=topdown, lang=lang, currency=currency,
+        horizon_start=month_index(projection)[0], months=int(projection.sizes["month"]),
+        scenarios=saved_scenarios(projection),
     )
     return Calibration(
         targets=targets, indicators=indicators, allocation=allocation,
         allocation_summary=tuple(summary), stress=stress, objectives=objectives,
         probability=p, reference=ref, tiers=tiers_df, topdown=topdown,
         company_probability=company_p, over_assignment=float(over_assignment),
+        last_year=last_year,
     )
+
+
+def saved_scenarios(projection: xr.Dataset) -> dict[str, dict]:
+    """Scenario name → definition, as the simulate step saved it in the projection."""
+    import json
+
+    raw = projection.attrs.get("scenarios_json")
+    if not raw:
+        return {}
+    try:
+        loaded = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return {}
+    return {str(d.get("name")): d for d in loaded if isinstance(d, dict)}
 
 
 def with_quotas(targets: pd.DataFrame, quotas: pd.DataFrame) -> pd.DataFrame:
@@ -202,6 +229,9 @@ def write_calibration(cal: Calibration, out_dir: str | Path) -> list[Path]:
         _write_csv(cal.stress, out / "stress.csv"),
         write_text_atomic(out / "objectives.md", cal.objectives),
     ]
+    if cal.last_year is not None:
+        written.append(_write_csv(cal.last_year.actuals, out / "actuals.csv"))
+        written.append(_write_csv(cal.last_year.last_year, out / "last_year.csv"))
     if cal.tiers is not None:
         written.append(_write_csv(cal.tiers, out / "tiers.csv"))
     if cal.topdown is not None:

@@ -269,7 +269,8 @@ def quota_plan(
             sc_i = total.scenarios.index(scenario)
 
             def emit(level: str, names: tuple[str, ...], fy: np.ndarray, fy_quota: np.ndarray,
-                     sc_i: int = sc_i, scenario: str = scenario, metric: str = metric) -> None:
+                     sc_i: int = sc_i, scenario: str = scenario, metric: str = metric,
+                     q_out: dict = q_out) -> None:
                 outs = q_out[level]
                 for i, name in enumerate(names):
                     rows.append((scenario, level, name, FY, metric, float(fy_quota[i]),

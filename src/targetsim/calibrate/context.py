@@ -19,7 +19,8 @@ in the last 12 months. Everything here reads the **data**, never the model: the 
 :func:`add_context` then appends, after the contract columns of ``targets.csv`` (DESIGN.md,
 "Extending the contracts"): ``last_year_actual`` (the metric in the last 12 months for FY
 rows, in the same quarter a year earlier for quarter rows), ``run_rate`` (FY: annualised
-6-month run-rate; quarter: a quarter of it), ``implied_growth`` (target ÷ last year − 1),
+6-month run-rate; quarter: a quarter of it), ``implied_growth`` (the number handed out,
+``quota`` when targets.csv has it, else ``target``, ÷ last year − 1),
 ``context_flag`` (FY rows only: ``below_last_year`` when the target is under last year's
 actual, ``above_last_year`` when it is more than :data:`ABOVE_FACTOR` times it) and
 ``context_driver``: the fitted quantity that departs most from what the last 12 months show
@@ -30,6 +31,8 @@ for a rep, the segments' departures weighted by the rep's bookings in each).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -61,6 +64,54 @@ BELOW = "below_last_year"
 ABOVE = "above_last_year"
 #: Months kept in actuals.csv (two years: last year and the year before, for quarters).
 ACTUALS_MONTHS = 24
+
+
+@dataclass(frozen=True)
+class LastYear:
+    """What the data showed, beside which every target is read.
+
+    Attributes
+    ----------
+    actuals : DataFrame
+        actuals.csv (:func:`actuals_frame`).
+    last_year : DataFrame
+        last_year.csv (:func:`last_year_frame`).
+    as_of : Timestamp
+    fit_summary : DataFrame, optional
+        fit_summary.csv, to name the fitted quantity behind a flagged target.
+    """
+
+    actuals: pd.DataFrame
+    last_year: pd.DataFrame
+    as_of: pd.Timestamp
+    fit_summary: pd.DataFrame | None = None
+
+    @classmethod
+    def from_deals(cls, deals: pd.DataFrame, as_of: pd.Timestamp,
+                   fit_summary: pd.DataFrame | None = None) -> LastYear:
+        """Build it from ``FunnelData.deals``."""
+        actuals = actuals_frame(deals, as_of)
+        return cls(actuals, last_year_frame(deals, actuals, as_of), pd.Timestamp(as_of),
+                   fit_summary)
+
+    @classmethod
+    def from_plan_dir(cls, plan_dir: str | Path, as_of: str | pd.Timestamp) -> LastYear | None:
+        """Read actuals.csv and last_year.csv (and fit_summary.csv) of a plan; None if absent."""
+        d = Path(plan_dir)
+        if not (d / "actuals.csv").is_file() or not (d / "last_year.csv").is_file():
+            return None
+        strs = {"segment": str, "owner": str, "month": str, "level": str, "name": str}
+        actuals = pd.read_csv(d / "actuals.csv", dtype=strs, keep_default_na=False,
+                              na_values=[""])
+        actuals["owner"] = actuals["owner"].fillna("")
+        ly = pd.read_csv(d / "last_year.csv", dtype=strs, keep_default_na=False,
+                         na_values=[""])
+        fs = None
+        if (d / "fit_summary.csv").is_file():
+            fs = pd.read_csv(d / "fit_summary.csv", dtype={"segment": str, "stage": str},
+                             keep_default_na=False, na_values=[""])
+            fs["stage"] = fs["stage"].fillna("")
+        return cls(actuals, ly, pd.Timestamp(as_of), fs)
 
 
 def _window(as_of: pd.Timestamp, months: int) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -264,7 +315,8 @@ def add_context(targets: pd.DataFrame, actuals: pd.DataFrame, last_year: pd.Data
         else:
             actual = _quarter_last_year(actuals, period, level, name, metric)
             run = float(ly.loc[key, f"{metric}_run_rate"]) / 4.0
-        target = float(r.target)
+        quota = getattr(r, "quota", float("nan"))
+        target = float(quota) if quota == quota and quota is not None else float(r.target)
         growth = target / actual - 1.0 if math.isfinite(actual) and actual > 0 else float("nan")
         flag = ""
         if period == FY and math.isfinite(actual) and actual > 0:

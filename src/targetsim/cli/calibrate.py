@@ -29,11 +29,13 @@ from targetsim.cli.plan import (
 def register(app: typer.Typer) -> None:
     """Add the ``calibrate`` command to the CLI."""
 
-    @app.command("calibrate")
+    @app.command("calibrate", epilog="Example: targetsim calibrate plan/ --probability 0.7 "
+                 "--company-target 9M --over-assignment 1.1")
     def calibrate_cmd(
         directory: Annotated[
             Path,
-            typer.Argument(help="Directory with projection.nc (and fit.nc).", show_default=False),
+            typer.Argument(help="Directory with projection.nc (and fit.nc).", show_default=False,
+                           metavar="DIR"),
         ],
         probability: ProbabilityOpt = 0.6,
         tiers: TiersOpt = None,

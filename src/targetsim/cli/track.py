@@ -27,12 +27,13 @@ from targetsim.cli._common import (
 from targetsim.errors import ConfigError
 
 PlanDirArg = Annotated[
-    Path, typer.Argument(help="Plan directory written by `targetsim plan`.", show_default=False)
+    Path, typer.Argument(help="Plan directory written by `targetsim plan`.", show_default=False,
+                         metavar="PLAN_DIR")
 ]
 DataNowArg = Annotated[
     Path,
     typer.Argument(help="Fresh CRM export (same layout and options as the plan's data).",
-                   show_default=False),
+                   show_default=False, metavar="DATA_NOW"),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Root random seed.")]
 
@@ -106,7 +107,8 @@ def print_scorecard(result, console: Console) -> None:  # noqa: ANN001 - Backtes
 def register(app: typer.Typer) -> None:
     """Add the ``track`` and ``backtest`` commands to the CLI."""
 
-    @app.command("track")
+    @app.command("track", epilog="Example: targetsim track plan/ crm-2018-03.csv --out "
+                 "plan/track-2018-03")
     def track(
         plan_dir: PlanDirArg,
         data_now: DataNowArg,
@@ -138,7 +140,8 @@ def register(app: typer.Typer) -> None:
         files = write_track(result, out or plan_dir, html=(plan_dir / "report.html").is_file())
         console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
 
-    @app.command("backtest")
+    @app.command("backtest", epilog="Example: targetsim backtest crm.csv --cutoffs "
+                 "2017-06-30,2017-09-30 --out backtest/")
     def backtest(
         data: DataArg,
         cutoffs: Annotated[
@@ -159,8 +162,8 @@ def register(app: typer.Typer) -> None:
         as_of: AsOfOpt = None,
         skip_invalid: SkipInvalidOpt = False,
         draws: Annotated[
-            int, typer.Option("--draws", help="Posterior draws per chain of each fit (small: "
-                              "one fit per cutoff).")
+            int, typer.Option("--mcmc-draws", metavar="N", help="MCMC draws per chain of "
+                              "each fit (small: one fit per cutoff).")
         ] = 200,
         tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = 200,
         chains: Annotated[int, typer.Option("--chains", help="MCMC chains per fit.")] = 2,
@@ -178,7 +181,7 @@ def register(app: typer.Typer) -> None:
         from targetsim.track.backtest import model_forecaster, parse_cutoffs
         from targetsim.track.output import write_backtest
 
-        for name, v in (("--draws", draws), ("--tune", tune), ("--chains", chains)):
+        for name, v in (("--mcmc-draws", draws), ("--tune", tune), ("--chains", chains)):
             if v < 1:
                 raise ConfigError(f"{name} must be at least 1, got {v}")
         cuts = parse_cutoffs(cutoffs)
