@@ -38,8 +38,8 @@ FormatOpt = Annotated[
     str | None,
     typer.Option(
         "--format",
-        help="Input layout: 'canonical' (default: the columns the README lists under Input) or 'maven' "
-        "(Maven Analytics CRM Sales Opportunities folder).",
+        help="Input layout: 'canonical' (default: the columns the README lists under Input) "
+        "or 'maven' (Maven Analytics CRM Sales Opportunities folder).",
     ),
 ]
 MapOpt = Annotated[

@@ -43,7 +43,8 @@ SamplerOpt = Annotated[
 ]
 PriorsOpt = Annotated[
     Path | None,
-    typer.Option("--priors", metavar="FILE", help="YAML file overriding ModelConfig priors (see targetsim.model)."),
+    typer.Option("--priors", metavar="FILE",
+                 help="YAML file overriding ModelConfig priors (see targetsim.model)."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 

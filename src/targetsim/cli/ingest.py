@@ -22,7 +22,6 @@ from targetsim.cli._common import (
     funnel_from_cli,
 )
 from targetsim.data.facts import FunnelFacts, GroupFacts, summarize_funnel
-
 from targetsim.safe_text import escape_console
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the facts as JSON on stdout only.")]
