@@ -201,11 +201,11 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
         if a.scenario != cal.reference or a.level != "owner":
             continue
         console.print(
-            f"Rep quotas: {money(a.sum_of_quotas)} in all, {fmt.percent(a.over_assignment)} of "
+            f"Rep quotas: {money(a.sum_of_quotas)} in all, {fmt.percent(a.over_assignment, lang)} of "
             f"the company number {money(a.company_target)} (--over-assignment); each rep "
-            f"reaches their quota with probability {fmt.percent(a.common_probability)}; the "
-            f"company number is reached with probability {fmt.percent(a.p_company_number)}, "
-            f"the sum of quotas with {fmt.percent(a.p_sum_of_quotas)}.",
+            f"reaches their quota with probability {fmt.percent(a.common_probability, lang)}; the "
+            f"company number is reached with probability {fmt.percent(a.p_company_number, lang)}, "
+            f"the sum of quotas with {fmt.percent(a.p_sum_of_quotas, lang)}.",
             highlight=False,
         )
     if has_ly:
@@ -215,8 +215,8 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
             console.print(
                 f"[bold]board's number[/] {money(float(grp['company_target'].iloc[0]))} under "
                 f"{esc(s)}: probability "
-                f"{fmt.percent(float(grp['attainment_probability'].iloc[0]))}; to reach "
-                f"{fmt.percent(cal.probability)}: "
+                f"{fmt.percent(float(grp['attainment_probability'].iloc[0]), lang)}; to reach "
+                f"{fmt.percent(cal.probability, lang)}: "
                 + " | ".join(esc(c) for c in grp["change"]),
                 highlight=False,
             )

@@ -42,7 +42,8 @@ def write_report(
     Returns
     -------
     list of Path
-        ``[report.html, targets.xlsx]``.
+        ``[report.html, targets.xlsx]`` and ``objectives.md`` (rewritten in ``lang``) when
+        the plan has indicators.csv.
 
     Raises
     ------
@@ -51,13 +52,14 @@ def write_report(
     ConfigError
         If ``lang`` is not supported.
     """
-    from targetsim.report.excel import write_targets_xlsx
-    from targetsim.report.html import build_context, load_fit, render_html
+    from targetsim.report.excel import write_quota_workbook
+    from targetsim.report.html import build_context, load_fit, objectives_text, render_html
     from targetsim.report.inputs import load_plan
 
     labels(lang)  # fail on a bad language before any work
     out = Path(out_dir)
-    steps = ("read plan", "read fit", "build report", "write report.html", "write targets.xlsx")
+    steps = ("read plan", "read fit", "build report", "write report.html", "write targets.xlsx",
+             "write objectives.md")
     with Progress(
         TextColumn("report: {task.description}"), BarColumn(), TimeElapsedColumn(),
         console=Console(stderr=True), transient=True, disable=not progress,
@@ -71,8 +73,12 @@ def write_report(
         bar.update(task, advance=1, description=steps[3])
         html_path = write_text_atomic(out / "report.html", render_html(context))
         bar.update(task, advance=1, description=steps[4])
-        xlsx_path = write_targets_xlsx(
-            out / "targets.xlsx", plan.targets, plan.optional.get("indicators"), lang=lang
-        )
+        xlsx_path = write_quota_workbook(out / "targets.xlsx", plan, lang=lang)
+        bar.update(task, advance=1, description=steps[5])
+        paths = [html_path, xlsx_path]
+        # objectives.md follows the report's language, like every other output.
+        text = objectives_text(plan, lang)
+        if text is not None and plan.optional.get("indicators") is not None:
+            paths.append(write_text_atomic(out / "objectives.md", text))
         bar.update(task, advance=1)
-    return [html_path, xlsx_path]
+    return paths
