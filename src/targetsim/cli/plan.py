@@ -201,11 +201,12 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
         if a.scenario != cal.reference or a.level != "owner":
             continue
         console.print(
-            f"Rep quotas: {money(a.sum_of_quotas)} in all, {fmt.percent(a.over_assignment, lang)} of "
-            f"the company number {money(a.company_target)} (--over-assignment); each rep "
-            f"reaches their quota with probability {fmt.percent(a.common_probability, lang)}; the "
-            f"company number is reached with probability {fmt.percent(a.p_company_number, lang)}, "
-            f"the sum of quotas with {fmt.percent(a.p_sum_of_quotas, lang)}.",
+            f"Rep quotas: {money(a.sum_of_quotas)} in all, "
+            f"{fmt.percent(a.over_assignment, lang)} of the company number "
+            f"{money(a.company_target)} (--over-assignment); each rep reaches their quota "
+            f"with probability {fmt.percent(a.common_probability, lang)}; the company number "
+            f"is reached with probability {fmt.percent(a.p_company_number, lang)}, the sum of "
+            f"quotas with {fmt.percent(a.p_sum_of_quotas, lang)}.",
             highlight=False,
         )
     if has_ly:

@@ -121,14 +121,20 @@ def register(app: typer.Typer) -> None:
         stages: StagesOpt = None,
         as_of: AsOfOpt = None,
         skip_invalid: SkipInvalidOpt = False,
-        draws: Annotated[int, typer.Option("--draws", help="Posterior draws simulated.")] = 1000,
-        seed: SeedOpt = 0,
+        draws: Annotated[
+            int | None, typer.Option("--draws", metavar="N", help="Posterior draws simulated "
+                                     "(default: the plan's, with its seed: an unchanged plan "
+                                     "re-tracks to its own probabilities).")
+        ] = None,
+        seed: Annotated[int | None, typer.Option("--seed", metavar="N",
+                                                 help="Root random seed (default: the "
+                                                 "plan's).")] = None,
     ) -> None:
         """Re-forecast each target from bookings to date and today's pipeline; early warnings."""
         from targetsim.track.output import write_track
         from targetsim.track.track import track_plan
 
-        if draws < 10:
+        if draws is not None and draws < 10:
             raise ConfigError(f"--draws: need at least 10 posterior draws, got {draws}")
         if not plan_dir.is_dir():
             raise ConfigError(f"{plan_dir}: not a directory; give the --out of `targetsim plan`")
