@@ -162,7 +162,7 @@ _T = {
             "l'entreprise avec une probabilité de {pc}."
         ),
         "coll_owner": (
-            "Les {n} quotas des commerciaux totalisent {sumq} ({k} l'objectif de "
+            "Les {n} quotas des commerciaux totalisent {sumq} ({k} de l'objectif de "
             "l'entreprise de {company}) ; chaque commercial atteint son quota avec une "
             "probabilité de {q}, et {share} des commerciaux devraient l'atteindre. "
             "L'objectif de l'entreprise est atteint avec une probabilité de {pc} ; la somme "
@@ -194,9 +194,12 @@ def _row(targets: pd.DataFrame, scenario: str, level: str, name: str, period: st
 
 def quota_of(r: pd.Series) -> tuple[float, float]:
     """The number handed out for a targets.csv row and its probability (quota when known)."""
-    q = r.get("quota", float("nan"))
-    if q is not None and isinstance(q, int | float) and math.isfinite(q):
-        return float(q), float(r.get("quota_probability", float("nan")))
+    try:
+        q = float(r.get("quota", float("nan")))
+    except (TypeError, ValueError):
+        q = float("nan")
+    if math.isfinite(q):
+        return q, float(r.get("quota_probability", float("nan")))
     return float(r["target"]), float(r["attainment_probability"])
 
 
@@ -258,8 +261,11 @@ def write_objectives(
         return fmt.money_range(r["p10"], r["p90"], lang, cur)
 
     def last_year(r: pd.Series) -> str:
-        actual = r.get("last_year_actual", float("nan"))
-        if actual is None or not isinstance(actual, int | float) or not math.isfinite(actual):
+        try:
+            actual = float(r.get("last_year_actual", float("nan")))
+        except (TypeError, ValueError):
+            return ""
+        if not math.isfinite(actual):
             return ""
         return t["ly"].format(actual=money(actual), growth=fmt.growth(
             r.get("implied_growth", float("nan")), lang))

@@ -155,9 +155,12 @@ def _sel(t: pd.DataFrame, scenario: str, level: str, metric: str) -> pd.DataFram
 
 
 def _quota(r: pd.Series) -> tuple[float, float]:
-    q = r.get("quota", float("nan"))
-    if q is not None and isinstance(q, int | float) and math.isfinite(q):
-        return float(q), float(r.get("quota_probability", float("nan")))
+    try:
+        q = float(r.get("quota", float("nan")))
+    except (TypeError, ValueError):
+        q = float("nan")
+    if math.isfinite(q):
+        return q, float(r.get("quota_probability", float("nan")))
     return float(r["target"]), float(r["attainment_probability"])
 
 
