@@ -42,6 +42,7 @@ from targetsim.io import write_text_atomic
 
 if TYPE_CHECKING:
     from targetsim.data.funnel import FunnelData
+    from targetsim.model.config import ModelConfig
     from targetsim.model.params import FunnelParams
     from targetsim.simulate.scenario import Scenario
 
@@ -193,6 +194,7 @@ def run_plan(
     tune: int | None = None,
     chains: int = 2,
     sampler: str = "nutpie",
+    model_config: ModelConfig | dict[str, Any] | None = None,
     seed: int = 0,
     engine: str = "auto",
     workers: int | None = None,
@@ -227,6 +229,9 @@ def run_plan(
     draws, mcmc_draws, tune, chains, sampler
         Posterior draws simulated, and MCMC settings: draws per chain (default: see the
         module docstring), tuning steps, chains, sampler.
+    model_config : ModelConfig or mapping, optional
+        Priors and model components (a mapping is validated as a ``ModelConfig``);
+        default ``ModelConfig()``.
     seed : int
         Root seed of the fit, the draw selection and the simulation.
     engine, workers, scheduler
@@ -250,9 +255,14 @@ def run_plan(
     """
     from targetsim import __version__
     from targetsim.formatting import check_currency
-    from targetsim.model import fit_funnel, write_fit_outputs
+    from targetsim.model import ModelConfig, fit_funnel, write_fit_outputs
     from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE
     from targetsim.simulate import save_projection, simulate
+
+    if model_config is None and priors is not None:
+        model_config = priors
+    if model_config is not None and not isinstance(model_config, ModelConfig):
+        model_config = ModelConfig.from_dict(dict(model_config))
 
     p = check_probability(probability)
     _check_options(draws, months, company_target)
@@ -287,11 +297,8 @@ def run_plan(
         raise ConfigError(f"--mcmc-draws {per_chain} x --chains {chains} gives fewer posterior "
                           f"draws than --draws {draws} simulates")
     n_tune = tune if tune is not None else DEFAULT_TUNE
-    fit_kw: dict[str, Any] = {}
-    if priors is not None:
-        fit_kw["config"] = priors
-    fit = fit_funnel(funnel, draws=per_chain, tune=n_tune, chains=chains, sampler=sampler,
-                     random_seed=seed, progress=progress, **fit_kw)
+    fit = fit_funnel(funnel, model_config, draws=per_chain, tune=n_tune, chains=chains,
+                     sampler=sampler, random_seed=seed, progress=progress)
     written = write_fit_outputs(fit, out)
     files = list(written.values() if isinstance(written, dict) else written)
     converged = bool(fit.diagnostics.converged)
