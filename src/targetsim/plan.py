@@ -439,7 +439,8 @@ def run_calibrate(
     tiers: tuple[float, float, float] | None = None,
     company_target: float | None = None,
     lang: str = "en",
-    currency: str = "$",
+    currency: str = "USD",
+    over_assignment: float = 1.0,
     seed: int = 0,
     report: bool = False,
     progress: bool = True,
@@ -475,8 +476,13 @@ def run_calibrate(
                                 random_seed=seed)
             rows = solve_topdown(projection, params, fit.open_pipeline, scenarios,
                                  float(company_target), p, seed=seed, lang=lang)
+    from targetsim.calibrate.context import LastYear
+
+    as_of = projection.attrs.get("as_of") or _plan_json(out).get("as_of")
+    last_year = LastYear.from_plan_dir(out, as_of) if as_of else None
     cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
-                    topdown_rows=rows, lang=lang, currency=currency)
+                    topdown_rows=rows, lang=lang, currency=currency,
+                    over_assignment=over_assignment, last_year=last_year)
     files = write_calibration(cal, out)
     timings["calibrate"] = time.perf_counter() - t0
     if report:
@@ -484,3 +490,10 @@ def run_calibrate(
         files += written
     return PlanResult(out_dir=out, calibration=cal, converged=True, timings=timings,
                       files=tuple(files), metadata={})
+
+
+def _plan_json(out: Path) -> dict[str, Any]:
+    try:
+        return json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

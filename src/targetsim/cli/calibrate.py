@@ -17,6 +17,7 @@ from targetsim.cli.plan import (
     CompanyTargetOpt,
     CurrencyOpt,
     LangOpt,
+    OverAssignmentOpt,
     ProbabilityOpt,
     SeedOpt,
     TiersOpt,
@@ -41,7 +42,8 @@ def register(app: typer.Typer) -> None:
         tiers: TiersOpt = None,
         company_target: CompanyTargetOpt = None,
         lang: LangOpt = "en",
-        currency: CurrencyOpt = "$",
+        currency: CurrencyOpt = "USD",
+        over_assignment: OverAssignmentOpt = 1.0,
         seed: SeedOpt = 0,
     ) -> None:
         """Targets with their probability of attainment, allocation, indicators, objectives."""
@@ -52,7 +54,7 @@ def register(app: typer.Typer) -> None:
         result = run_calibrate(
             directory, probability=probability, tiers=parse_tiers_opt(tiers),
             company_target=parse_amount(company_target), lang=lang, currency=currency,
-            seed=seed,
+            over_assignment=over_assignment, seed=seed,
         )
         result = replace(result, metadata={"lang": lang, "currency": currency})
         print_summary(result, Console())
