@@ -106,12 +106,16 @@ def money(x: float | None, lang: str, currency: str = "USD") -> str:
                            locale=_loc(lang), currency_digits=False)
 
 
+#: Amounts below this are written in full (``$4,321``, not ``$4.32K``).
+COMPACT_FROM = 10_000
+
+
 def money_compact(x: float | None, lang: str, currency: str = "USD") -> str:
-    """``$7.51M`` / ``7,51 M €``; amounts under a thousand in full."""
+    """``$7.51M`` / ``7,51 M €``; amounts under ten thousand in full (``$4,321``)."""
     if _bad(x):
         return MISSING
     v = float(x)  # type: ignore[arg-type]
-    if abs(v) < 1000:
+    if abs(v) < COMPACT_FROM:
         return money(v, lang, currency)
     return format_compact_currency(v, currency, locale=_loc(lang),
                                    fraction_digits=_sig_digits(v))

@@ -63,21 +63,24 @@ _T = {
         "intro": (
             "Each objective is reached with the probability shown under the **{scenario}** "
             "scenario (SMART: specific, measurable, achievable with its stated probability, "
-            "relevant, time-bound). The company number is set at {p}; segment and rep quotas "
-            "split it at equal probability and add up to it{over}; quarterly milestones add "
-            "up to the year. The range is the p10–p90 band of the simulated outcome. "
+            "relevant, time-bound). {company}; segment and rep quotas split it at equal "
+            "probability and add up to it{over}; quarterly milestones add up to the year. "
+            "The range is the p10–p90 band of the simulated outcome. "
             "Ambition is aligned with capacity: every figure comes from the simulated "
             "pipeline, win rates, cycles and headcount, and is shown beside last year's "
             "actual."
         ),
         "over": " (rep quotas add up to {k} of it)",
+        "company_p": "The company number is the target reached with probability {p}",
+        "company_board": "The company number is the board's {target} (probability {pc})",
+        "deals": " (at least {deals} deals won)",
         "smart_h": "## SMART targets ({fy})",
         "smart_total": (
-            "Book {target} company-wide (at least {deals} deals won) by {date}: "
+            "Book {target} company-wide{deals} by {date}: "
             "probability {prob}, range {band}.{ly}"
         ),
         "smart_seg": (
-            "Book {target} in {name} (at least {deals} deals won) by {date}: probability "
+            "Book {target} in {name}{deals} by {date}: probability "
             "{prob}, range {band}.{ly}"
         ),
         "smart_owner": "{name}: book {target} by {date} (probability {prob}).{ly}",
@@ -85,12 +88,14 @@ _T = {
         "owners_h": "### Individual quotas (reps)",
         "okr_h": "## OKRs per segment",
         "okr_obj": "### Objective: {name} books {target} by {date}",
-        "kr_book": "KR1: bookings of at least {target}, quarter by quarter {milestones}.",
+        "kr_book": "KR1: bookings of at least {target}{milestones}.",
+        "milestones": ", quarter by quarter {milestones}",
         "kr_wins": "KR2: win at least {wins} deals ({weekly} a week).",
         "kr_new": "KR3: create at least {new} new opportunities over the year ({weekly} a week).",
         "kr_cov": (
-            "KR4: start each quarter with open pipeline worth at least {detail} the quarter's "
-            "quota (derived from this funnel's own cycles and win rates, not a rule of thumb)."
+            "KR4: start each quarter with open pipeline worth at least this multiple of its "
+            "quota: {detail} (derived from this funnel's own cycles and win rates, not a rule "
+            "of thumb)."
         ),
         "coll_h": "## Collective and individual targets",
         "coll_segment": (
@@ -119,24 +124,26 @@ _T = {
         "intro": (
             "Chaque objectif est atteint avec la probabilité indiquée dans le scénario "
             "**{scenario}** (SMART : spécifique, mesurable, atteignable avec sa probabilité "
-            "affichée, pertinent, temporellement défini). L'objectif de l'entreprise est "
-            "fixé à {p} ; les quotas des segments et des commerciaux le répartissent à "
-            "probabilité égale et s'additionnent jusqu'à lui{over} ; les jalons "
+            "affichée, pertinent, temporellement défini). {company} ; les quotas des "
+            "segments et des commerciaux le répartissent à probabilité égale et s'additionnent jusqu'à lui{over} ; les jalons "
             "trimestriels s'additionnent jusqu'à l'année. La fourchette est la bande "
             "p10–p90 du résultat simulé. L'ambition est alignée sur la capacité : chaque "
             "chiffre vient du pipeline simulé, des taux de transformation, des cycles et "
             "des effectifs, et figure à côté du réalisé de l'an dernier."
         ),
         "over": " (les quotas des commerciaux en font {k})",
+        "company_p": "L'objectif de l'entreprise est celui atteint avec une probabilité de {p}",
+        "company_board": "L'objectif de l'entreprise est celui de la direction, {target} "
+                         "(probabilité {pc})",
+        "deals": " (au moins {deals} affaires gagnées)",
         "smart_h": "## Objectifs SMART ({fy})",
         "smart_total": (
-            "Atteindre {target} de chiffre d'affaires signé pour l'entreprise (au moins "
-            "{deals} affaires gagnées) d'ici le {date} : probabilité {prob}, fourchette "
-            "{band}.{ly}"
+            "Atteindre {target} de chiffre d'affaires signé pour l'entreprise{deals} d'ici "
+            "le {date} : probabilité {prob}, fourchette {band}.{ly}"
         ),
         "smart_seg": (
-            "Atteindre {target} de chiffre d'affaires signé sur {name} (au moins {deals} "
-            "affaires gagnées) d'ici le {date} : probabilité {prob}, fourchette {band}.{ly}"
+            "Atteindre {target} de chiffre d'affaires signé sur {name}{deals} d'ici le "
+            "{date} : probabilité {prob}, fourchette {band}.{ly}"
         ),
         "smart_owner": "{name} : atteindre {target} de chiffre d'affaires signé d'ici le "
                        "{date} (probabilité {prob}).{ly}",
@@ -145,15 +152,15 @@ _T = {
         "okr_h": "## OKR par segment",
         "okr_obj": "### Objectif : {name} atteint {target} de chiffre d'affaires signé d'ici le "
                    "{date}",
-        "kr_book": "KR1 : au moins {target} de chiffre d'affaires signé, trimestre par "
-                   "trimestre {milestones}.",
+        "kr_book": "KR1 : au moins {target} de chiffre d'affaires signé{milestones}.",
+        "milestones": ", trimestre par trimestre {milestones}",
         "kr_wins": "KR2 : gagner au moins {wins} affaires ({weekly} par semaine).",
         "kr_new": "KR3 : créer au moins {new} nouvelles opportunités dans l'année ({weekly} "
                   "par semaine).",
         "kr_cov": (
-            "KR4 : commencer chaque trimestre avec un pipeline ouvert d'au moins {detail} le "
-            "quota du trimestre (tiré des cycles et des taux de transformation de ce tunnel, "
-            "pas d'une règle empirique)."
+            "KR4 : commencer chaque trimestre avec un pipeline ouvert d'au moins ce multiple "
+            "de son quota : {detail} (tiré des cycles et des taux de transformation de ce "
+            "tunnel, pas d'une règle empirique)."
         ),
         "coll_h": "## Objectifs collectifs et individuels",
         "coll_segment": (
@@ -280,9 +287,16 @@ def write_objectives(
     owner_summ = [a for a in allocation if a.scenario == scenario and a.level == "owner"]
     k = owner_summ[0].over_assignment if owner_summ else 1.0
     over = t["over"].format(k=pct(k)) if abs(k - 1.0) > 1e-9 else ""
+    company = t["company_p"].format(p=p)
+    if topdown is not None and not topdown.empty:
+        board = topdown.loc[topdown["scenario"].eq(scenario)]
+        board = board if not board.empty else topdown
+        company = t["company_board"].format(
+            target=money(float(board["company_target"].iloc[0])),
+            pc=pct(float(board["attainment_probability"].iloc[0])))
     out = [t["title"].format(fy=fy_name, scenario=label, p=p), "",
-           t["intro"].format(p=p, scenario=label, over=over), "", t["smart_h"].format(fy=fy_name),
-           ""]
+           t["intro"].format(company=company, scenario=label, over=over), "",
+           t["smart_h"].format(fy=fy_name), ""]
     fy = targets.loc[
         targets["scenario"].eq(scenario) & targets["period"].eq(FY)
         & targets["metric"].eq("bookings")
@@ -294,7 +308,8 @@ def write_objectives(
         key = "smart_total" if r["level"] == "total" else "smart_seg"
         out.append("- " + t[key].format(
             target=money(value), name=md(r["name"]), date=date,
-            deals=fmt.number(n_deals, lang), prob=pct(prob), band=band(r), ly=last_year(r)))
+            deals=t["deals"].format(deals=fmt.number(n_deals, lang))
+            if math.isfinite(n_deals) else "", prob=pct(prob), band=band(r), ly=last_year(r)))
     owners = fy.loc[fy["level"].eq("owner")]
     if not owners.empty:
         out += ["", t["owners_h"], ""]
@@ -324,7 +339,9 @@ def write_objectives(
         value = quota_of(r)[0]
         out.append(t["okr_obj"].format(name=md(r["name"]), target=money(value), date=date))
         out.append("")
-        out.append("- " + t["kr_book"].format(target=money(value), milestones=milestones))
+        out.append("- " + t["kr_book"].format(
+            target=money(value),
+            milestones=t["milestones"].format(milestones=milestones) if milestones else ""))
         out.append("- " + t["kr_wins"].format(
             wins=fmt.number(wins, lang), weekly=fmt.number(wins / 52, lang, 1)))
         out.append("- " + t["kr_new"].format(

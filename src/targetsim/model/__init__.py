@@ -15,6 +15,10 @@ import warnings
 # compiles the model with JAX, which brings its own kernels, and the graph has no matrix
 # products for the C fallback to need a BLAS for: the warning would only alarm users.
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+# ArviZ (imported here for the fit's diagnostics, and by PyMC) greets the first import of
+# each day with a FutureWarning about its own refactor: nothing a targetsim user can act on.
+warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor",
+                        category=FutureWarning)
 
 from targetsim.model.config import MODEL_VERSION, Gamma, HalfNormal, ModelConfig, Normal
 from targetsim.model.diagnostics import Diagnostics, diagnose

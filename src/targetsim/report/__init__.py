@@ -68,8 +68,13 @@ def write_report(
         plan = load_plan(out)
         bar.update(task, advance=1, description=steps[1])
         fit, note = load_fit(out / "fit.nc")
+        if note is not None and (out / "fit.nc").exists():
+            # Said on the console, not in the report: the page is for the meeting.
+            bar.console.print(f"warning: {out / 'fit.nc'} could not be read ({note}); the "
+                              "report leaves out the reps' records and the check of last "
+                              "year.", markup=False, highlight=False, soft_wrap=True)
         bar.update(task, advance=1, description=steps[2])
-        context = build_context(plan, lang=lang, fit=fit, fit_note=note)
+        context = build_context(plan, lang=lang, fit=fit)
         bar.update(task, advance=1, description=steps[3])
         html_path = write_text_atomic(out / "report.html", render_html(context))
         bar.update(task, advance=1, description=steps[4])

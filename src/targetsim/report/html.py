@@ -569,16 +569,46 @@ def _owners(plan: PlanInputs, fit: Any, params: Any, lab: dict[str, str],
         size = v / n_wins if math.isfinite(n_wins) and n_wins > 0 else float("nan")
         new = _expected_new_opportunities(plan, params, owner)
         key = "owner_produce" if math.isfinite(new) else "owner_produce_pipeline"
+        if mine is not None and mine.empty and math.isfinite(new):
+            key = "owner_produce_new"
         paras.append(lab[key].format(wins=f.num(n_wins), size=f.money(size), new=f.num(new)))
         out.append({
             "owner": owner,
-            "summary": lab["owner_summary"].format(
-                owner=owner, quota=f.money(v), prob=f.pct(p),
-                actual=f.money(actual) if math.isfinite(actual) else "–",
-                growth=f.growth(getattr(r, "implied_growth", float("nan")))),
+            "summary": lab["owner_summary"].format(owner=owner, quota=f.money(v), prob=f.pct(p))
+            + (lab["owner_summary_ly"].format(
+                actual=f.money(actual),
+                growth=f.growth(getattr(r, "implied_growth", float("nan"))))
+               if math.isfinite(actual) else ""),
             "segments": ", ".join(segs),
             "paragraphs": paras,
         })
+    return out
+
+
+def _parameter_format(parameter: str, f: _Fmt) -> Any:
+    """How a fitted quantity is written: rates as percentages, sizes as money, days whole."""
+    if parameter in figures.RATE_PARAMETERS:
+        return f.pct
+    if parameter.endswith("_median") and "size" in parameter:
+        return f.money
+    if "days" in parameter:
+        return f.num
+
+    def fm(v: float) -> str:
+        return f.num(v, 1 if abs(v) < 100 else 0)
+
+    return fm
+
+
+def _wide(plan: PlanInputs, lab: dict[str, str], f: _Fmt) -> list[dict[str, str]]:
+    """Quantities the data could not pin down, in words and in their own units."""
+    out = []
+    for r in figures.wide_parameters(plan.fit_summary).itertuples(index=False):
+        fm = _parameter_format(str(r.parameter), f)
+        out.append({"segment": str(r.segment),
+                    "parameter": lab.get(str(r.parameter), str(r.parameter)),
+                    "stage": "" if str(r.stage) in ("", "nan") else str(r.stage),
+                    "interval": f"{fm(r.q05)} – {fm(r.q95)}"})
     return out
 
 
@@ -590,13 +620,7 @@ def _kpis(plan: PlanInputs, lab: dict[str, str], f: _Fmt) -> dict[str, Any]:
     wide = set(figures.wide_parameters(plan.fit_summary).index)
 
     def cell(r: Any, idx: Any) -> dict[str, Any]:
-        if r.parameter in figures.RATE_PARAMETERS:
-            fm = f.pct
-        elif r.parameter == "deal_size_median":
-            fm = f.money
-        else:
-            def fm(v: float) -> str:
-                return f.num(v, 1 if abs(v) < 100 else 0)
+        fm = _parameter_format(r.parameter, f)
         return {"mid": fm(r.q50), "interval": f"{fm(r.q05)} – {fm(r.q95)}",
                 "wide": idx in wide}
 
@@ -728,7 +752,7 @@ def objectives_text(plan: PlanInputs, lang: str) -> str | None:
 
 
 def build_context(
-    plan: PlanInputs, *, lang: str, fit: Any | None = None, fit_note: str | None = None
+    plan: PlanInputs, *, lang: str, fit: Any | None = None
 ) -> dict[str, Any]:
     """Everything the template shows, already formatted in ``lang``."""
     lab = labels(lang)
@@ -790,11 +814,7 @@ def build_context(
         "converged": bool(diag.get("converged")),
         "problems": [str(p) for p in diag.get("problems", []) or []],
         "ppc": _ppc(plan, fit, params, f),
-        "wide": [
-            {"segment": r.segment, "parameter": lab.get(r.parameter, r.parameter),
-             "stage": r.stage, "interval": f"{f.num(r.q05, 2)} – {f.num(r.q95, 2)}"}
-            for r in figures.wide_parameters(plan.fit_summary).itertuples(index=False)
-        ],
+        "wide": _wide(plan, lab, f),
         "tiers": _tiers(plan, lab, f),
         "objectives": _objectives(plan, lang),
     }

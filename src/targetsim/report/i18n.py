@@ -96,7 +96,8 @@ LABELS: dict[str, dict[str, str]] = {
         "shared_note": "What every rep shares: {capacity} Quotas come from each rep's own "
         "record (win rate, deal sizes, open pipeline and share of new opportunities), so "
         "a thin pipeline gets a smaller quota than a full one, at the same probability.",
-        "owner_summary": "{owner}: quota {quota} ({prob}) · last 12 months {actual} ({growth})",
+        "owner_summary": "{owner}: quota {quota} ({prob})",
+        "owner_summary_ly": " · last 12 months {actual} ({growth})",
         "owner_history": "Record: {won} won and {lost} lost, a win rate of {wr} (90 % "
         "interval {lo}–{hi}) against {team} for the same products; median won deal {size}.",
         "owner_cycle": "Median time to win: {cycle} days.",
@@ -107,6 +108,8 @@ LABELS: dict[str, dict[str, str]] = {
         "open pipeline and about {new} new opportunities over the year.",
         "owner_produce_pipeline": "The quota means about {wins} wins at {size} on average, "
         "from the open pipeline and the year's new opportunities.",
+        "owner_produce_new": "The quota means about {wins} wins at {size} on average, from "
+        "about {new} new opportunities over the year.",
         "owner_capacity": "open-deal capacity ({scenario}) goes from {start} to {end} slots "
         "per segment over the year.",
         "owner_no_capacity": "no capacity limit was set, so quotas assume the team works "
@@ -264,8 +267,8 @@ LABELS: dict[str, dict[str, str]] = {
         "viennent du bilan de chacun (taux de transformation, taille des affaires, pipeline "
         "ouvert et part des nouvelles opportunités) : un pipeline mince reçoit un quota plus "
         "petit qu'un pipeline plein, à probabilité égale.",
-        "owner_summary": "{owner} : quota {quota} ({prob}) · 12 derniers mois {actual} "
-        "({growth})",
+        "owner_summary": "{owner} : quota {quota} ({prob})",
+        "owner_summary_ly": " · 12 derniers mois {actual} ({growth})",
         "owner_history": "Bilan : {won} affaires gagnées et {lost} perdues, un taux de "
         "transformation de {wr} (intervalle à 90 % {lo}–{hi}) contre {team} sur les mêmes "
         "produits ; affaire gagnée médiane {size}.",
@@ -279,6 +282,8 @@ LABELS: dict[str, dict[str, str]] = {
         "owner_produce_pipeline": "Le quota représente environ {wins} affaires gagnées de "
         "{size} en moyenne, issues du pipeline ouvert et des nouvelles opportunités de "
         "l'année.",
+        "owner_produce_new": "Le quota représente environ {wins} affaires gagnées de {size} "
+        "en moyenne, issues d'environ {new} nouvelles opportunités dans l'année.",
         "owner_capacity": "la capacité d'affaires ouvertes ({scenario}) passe de {start} à "
         "{end} places par segment au fil de l'année.",
         "owner_no_capacity": "aucune limite de capacité n'a été fixée : les quotas supposent "
