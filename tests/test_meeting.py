@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from openpyxl import load_workbook
 
 from targetsim import formatting as F
@@ -70,7 +71,7 @@ def test_quotas_add_up(plan: Path) -> None:
     t = pd.read_csv(plan / "targets.csv", keep_default_na=False)
     assert list(t.columns[:10]) == ["scenario", "level", "name", "period", "metric", "target",
                                     "attainment_probability", "p10", "p50", "p90"]
-    for (sc, metric), g in t.groupby(["scenario", "metric"]):
+    for (_sc, metric), g in t.groupby(["scenario", "metric"]):
         fy = g[g.period == "FY"]
         company = fy[fy.level == "total"].quota.iloc[0]
         assert fy[fy.level == "segment"].quota.sum() == pytest.approx(company)
@@ -172,3 +173,151 @@ def test_plan_console_and_cli_help_show_flags_as_flags() -> None:
         assert opt in plan_help
     assert re.search(r"--json\s+Print", runner.invoke(app, ["ingest", "--help"],
                                                       terminal_width=200).output)
+
+
+# --- a plan the size of the demo's (7 segments, 30 reps, 3 scenarios), without MCMC ----------
+
+DEMO_SEGMENTS = {  # name: (wins a month, median deal size), the orders of the Maven demo
+    "Alpha 500": (1.3, 26_000.0), "Beta Basic": (75.0, 540.0),
+    "Beta Plus Basic": (52.0, 1_070.0), "Beta Plus Pro": (38.0, 5_500.0),
+    "Beta Pro": (58.0, 4_800.0), "Gamma Advanced": (55.0, 3_400.0),
+    "Gamma Special": (64.0, 55.0),
+}
+DEMO_SCENARIOS = {"baseline": {}, "growth": {"lead_volume": 1.2, "win_rate": 1.05,
+                                             "deal_size": 1.05},
+                  "tension": {"lead_volume": 0.8, "win_rate": 0.85, "deal_size": 0.95,
+                              "cycle_length": 1.2}}
+_FIRST = ("Anna", "Boris", "Cassey", "Cecily", "Corliss", "Daniell", "Darcel", "Donn",
+          "Elease", "Garret", "Gladys", "Hayden", "James", "Jonathan", "Kami", "Kary",
+          "Lajuana", "Markita", "Marty", "Maureen", "Moses", "Niesha", "Reed", "Rosalina",
+          "Rosie", "Versie", "Vicki", "Violet", "Wilburn", "Zane")
+_LAST = ("Snelling", "Faz", "Cress", "Lampkin", "Cosme", "Hammack", "Schlecht", "Cantrell",
+         "Gluck", "Kinder", "Colclough", "Neloms", "Ascencio", "Berthelot", "Bicknell",
+         "Hendrixson", "Vencill", "Hansen", "Freudenburg", "Marcano", "Frase", "Huffines",
+         "Holder", "Dieter", "Papadopoulos", "Hillebrand", "Laflamme", "Mclelland", "Farren",
+         "Levy")
+DEMO_OWNERS = tuple(f"{f} {la}" for f, la in zip(_FIRST, _LAST, strict=True))
+
+
+def _demo_projection(n_draws: int = 200, seed: int = 3) -> xr.Dataset:
+    rng = np.random.default_rng(seed)
+    segs = list(DEMO_SEGMENTS)
+    rate = np.array([v[0] for v in DEMO_SEGMENTS.values()])
+    size = np.array([v[1] for v in DEMO_SEGMENTS.values()])
+    sc_mult = np.array([[m.get("lead_volume", 1) * m.get("win_rate", 1)
+                         for m in DEMO_SCENARIOS.values()]]).T  # (scenario, 1)
+    sc_size = np.array([m.get("deal_size", 1) for m in DEMO_SCENARIOS.values()])
+    season = 1 + 0.15 * np.sin(np.arange(12) / 12 * 2 * np.pi)
+    level = rng.lognormal(0.0, 0.06, size=(n_draws, 1, len(segs), 1))  # shared uncertainty
+    lam = level * (sc_mult[None, :, :, None] * rate[None, None, :, None]) * season
+    wins = rng.poisson(lam)
+    bookings = (wins * size[None, None, :, None] * sc_size[None, :, None, None]
+                * rng.lognormal(0.0, 0.25, size=wins.shape))
+    share = rng.dirichlet(np.full(len(DEMO_OWNERS), 8.0))
+    total_b = bookings.sum(axis=2)
+    total_w = wins.sum(axis=2)
+    noise = rng.lognormal(0.0, 0.2, size=(*total_b.shape[:2], len(DEMO_OWNERS), 12))
+    w = share[None, None, :, None] * noise
+    w = w / w.sum(axis=2, keepdims=True)
+    new = rng.poisson(lam * 2.2)
+    open_count = rng.poisson(lam * 3.0)
+    seg_dims = ("draw", "scenario", "segment", "month")
+    scen = [dict(name=n, description="", market={"lead_volume": 1.0, "win_rate": 1.0,
+                                                  "deal_size": 1.0, "cycle_length": 1.0} | m,
+                 segments={}, capacity=None, horizon=None) for n, m in DEMO_SCENARIOS.items()]
+    return xr.Dataset(
+        {
+            "bookings": (seg_dims, bookings), "deals_won": (seg_dims, wins),
+            "deals_lost": (seg_dims, rng.poisson(lam * 0.8)), "new_opportunities": (seg_dims, new),
+            "went_cold": (seg_dims, np.zeros_like(wins)), "open_count": (seg_dims, open_count),
+            "open_value": (seg_dims, open_count * size[None, None, :, None] * 1.2),
+            "capacity": (seg_dims, np.full(wins.shape, np.inf)),
+            "open_count_final": (seg_dims[:3], open_count[..., -1]),
+            "initial_open": (seg_dims[:3], open_count[..., 0]),
+            "owner_bookings": (("draw", "scenario", "owner", "month"),
+                               total_b[:, :, None, :] * w),
+            "owner_deals_won": (("draw", "scenario", "owner", "month"),
+                                total_w[:, :, None, :] * w),
+        },
+        coords={"draw": np.arange(n_draws), "scenario": list(DEMO_SCENARIOS), "segment": segs,
+                "owner": list(DEMO_OWNERS),
+                "month": pd.date_range("2027-01-01", periods=12, freq="MS")},
+        attrs={"as_of": "2026-12-31", "horizon_start": "2027-01-01", "months": 12, "seed": seed,
+               "engine": "fixture", "n_draws": n_draws, "scenarios_json": json.dumps(scen),
+               "targetsim_version": "0.1.0"},
+    )
+
+
+def _demo_deals(seed: int = 4) -> pd.DataFrame:
+    """Two years of won and lost deals, every rep selling every product (as in Maven)."""
+    rng = np.random.default_rng(seed)
+    months = pd.date_range("2025-01-01", periods=24, freq="MS")
+    share = rng.dirichlet(np.full(len(DEMO_OWNERS), 8.0))
+    frames = []
+    for seg, (rate, size) in DEMO_SEGMENTS.items():
+        n = rng.poisson(1.25 * rate * share[:, None] * np.ones(len(months)))  # (owner, month)
+        o_idx, m_idx = np.nonzero(n)
+        reps = n[o_idx, m_idx]
+        o = np.repeat(o_idx, reps)
+        created = months[np.repeat(m_idx, reps)] + pd.to_timedelta(
+            rng.integers(0, 28, o.size), unit="D")
+        won = rng.random(o.size) < 0.6
+        cycle = rng.gamma(2.0, 15.0, o.size)
+        frames.append(pd.DataFrame({
+            "segment": seg, "owner": np.array(DEMO_OWNERS)[o], "outcome":
+            np.where(won, "won", "lost"), "created_at": created,
+            "closed_at": created + pd.to_timedelta(cycle.round(), unit="D"),
+            "amount": np.where(won, size * rng.lognormal(0, 0.25, o.size), np.nan),
+            "created_imputed": False, "duration_days": cycle.round(),
+        }))
+    deals = pd.concat(frames, ignore_index=True)
+    deals = deals[deals["closed_at"] <= "2026-12-31"].reset_index(drop=True)
+    deals.insert(0, "opportunity_id", [str(i) for i in range(len(deals))])
+    return deals
+
+
+def _demo_fit_summary() -> pd.DataFrame:
+    rows = []
+    for seg, (rate, size) in DEMO_SEGMENTS.items():
+        for par, stage, m, lo, hi in (
+            ("win_rate", "", 0.52, 0.49, 0.55), ("loss_rate", "", 0.30, 0.28, 0.32),
+            ("stall_rate", "", 0.18, 0.16, 0.19), ("cycle_days_median", "", 30.0, 28.0, 33.0),
+            ("loss_cycle_days_median", "", 40.0, 35.0, 45.0),
+            ("deal_size_median", "", size, 0.95 * size, 1.05 * size),
+            ("arrivals_per_month", "", rate * 1.9, rate * 1.7, rate * 2.1),
+            ("arrival_trend", "", 0.0, -0.01, 0.01),
+            ("conversion", "engaging", 0.8, 0.78, 0.82), ("conversion", "won", 0.65, 0.6, 0.7),
+            ("stage_cycle_days_median", "engaging", 20.0, 2.0, 440.0),  # wide, as in the demo
+            ("stage_cycle_days_median", "won", 30.0, 28.0, 32.0),
+        ):
+            rows.append((seg, par, stage, m, lo, m, hi))
+    return pd.DataFrame(rows, columns=["segment", "parameter", "stage", "mean", "q05", "q50",
+                                       "q95"])
+
+
+def make_demo_like_plan(path: Path) -> Path:
+    """A plan directory the size of the demo's, calibrated by the package (no fit.nc)."""
+    path.mkdir(parents=True, exist_ok=True)
+    ds = _demo_projection()
+    ds.to_netcdf(path / "projection.nc", engine="h5netcdf")
+    fs = _demo_fit_summary()
+    fs.to_csv(path / "fit_summary.csv", index=False)
+    diag = {"rhat_max": 1.007, "ess_bulk_min": 434.0, "divergences": 0, "converged": True}
+    (path / "diagnostics.json").write_text(json.dumps(diag))
+    ly = LastYear.from_deals(_demo_deals(), pd.Timestamp("2026-12-31"), fs)
+    cal = calibrate(ds, probability=0.6, tiers=(0.9, 0.6, 0.3), last_year=ly)
+    write_calibration(cal, path)
+    managers = ("Cara Losch", "Celia Rouche", "Dustin Brinkmann", "Melvin Marxen",
+                "Rocco Neubert", "Summer Sewald")
+    regions = ("East", "West", "Central", "Central", "East", "West")
+    pd.DataFrame({"owner": DEMO_OWNERS, "manager": [managers[i // 5] for i in range(30)],
+                  "region": [regions[i // 5] for i in range(30)]}).to_csv(
+        path / "teams.csv", index=False)
+    (path / "plan.json").write_text(json.dumps({
+        "targetsim_version": "0.1.0", "seed": 0, "as_of": "2026-12-31", "probability": 0.6,
+        "tiers": [0.9, 0.6, 0.3], "scenarios": list(DEMO_SCENARIOS), "currency": "USD",
+        "over_assignment": 1.0, "teams": "teams.csv", "converged": True, "diagnostics": diag,
+        "allocation": [a.to_dict() for a in cal.allocation_summary],
+    }))
+    return path
+

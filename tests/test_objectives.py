@@ -17,7 +17,6 @@ from targetsim.calibrate.objectives import (
 from targetsim.errors import ConfigError
 from test_calibrate_cubes import make_cube
 
-
 NBSP = "\u00a0"
 
 

@@ -87,6 +87,8 @@ _T = {
         "ly": " Last 12 months: {actual} ({growth}).",
         "owners_h": "### Individual quotas (reps)",
         "okr_h": "## OKRs per segment",
+        "okr_note": "The pipeline coverage of KR4 is derived from this funnel's own cycles and "
+                    "win rates, not from a rule of thumb.",
         "okr_obj": "### Objective: {name} books {target} by {date}",
         "kr_book": "KR1: bookings of at least {target}{milestones}.",
         "milestones": ", quarter by quarter {milestones}",
@@ -94,8 +96,7 @@ _T = {
         "kr_new": "KR3: create at least {new} new opportunities over the year ({weekly} a week).",
         "kr_cov": (
             "KR4: start each quarter with open pipeline worth at least this multiple of its "
-            "quota: {detail} (derived from this funnel's own cycles and win rates, not a rule "
-            "of thumb)."
+            "quota: {detail}."
         ),
         "coll_h": "## Collective and individual targets",
         "coll_segment": (
@@ -125,8 +126,9 @@ _T = {
             "Chaque objectif est atteint avec la probabilité indiquée dans le scénario "
             "**{scenario}** (SMART : spécifique, mesurable, atteignable avec sa probabilité "
             "affichée, pertinent, temporellement défini). {company} ; les quotas des "
-            "segments et des commerciaux le répartissent à probabilité égale et s'additionnent jusqu'à lui{over} ; les jalons "
-            "trimestriels s'additionnent jusqu'à l'année. La fourchette est la bande "
+            "segments et des commerciaux le répartissent à probabilité égale et "
+            "s'additionnent jusqu'à lui{over} ; les jalons trimestriels s'additionnent "
+            "jusqu'à l'année. La fourchette est la bande "
             "p10–p90 du résultat simulé. L'ambition est alignée sur la capacité : chaque "
             "chiffre vient du pipeline simulé, des taux de transformation, des cycles et "
             "des effectifs, et figure à côté du réalisé de l'an dernier."
@@ -150,6 +152,8 @@ _T = {
         "ly": " 12 derniers mois : {actual} ({growth}).",
         "owners_h": "### Quotas individuels (commerciaux)",
         "okr_h": "## OKR par segment",
+        "okr_note": "La couverture du pipeline du KR4 est tirée des cycles et des taux de "
+                    "transformation de ce tunnel, pas d'une règle empirique.",
         "okr_obj": "### Objectif : {name} atteint {target} de chiffre d'affaires signé d'ici le "
                    "{date}",
         "kr_book": "KR1 : au moins {target} de chiffre d'affaires signé{milestones}.",
@@ -159,8 +163,7 @@ _T = {
                   "par semaine).",
         "kr_cov": (
             "KR4 : commencer chaque trimestre avec un pipeline ouvert d'au moins ce multiple "
-            "de son quota : {detail} (tiré des cycles et des taux de transformation de ce "
-            "tunnel, pas d'une règle empirique)."
+            "de son quota : {detail}."
         ),
         "coll_h": "## Objectifs collectifs et individuels",
         "coll_segment": (
@@ -320,6 +323,8 @@ def write_objectives(
                 ly=last_year(r)))
 
     out += ["", t["okr_h"], ""]
+    if "pipeline_coverage" in indicators and indicators["pipeline_coverage"].notna().any():
+        out += [t["okr_note"], ""]
     ind = indicators.loc[indicators["scenario"].eq(scenario)]
     quarters = targets.loc[targets["scenario"].eq(scenario) & targets["level"].eq("segment")
                            & targets["metric"].eq("bookings") & targets["period"].ne(FY)]

@@ -632,20 +632,26 @@ def _kpis(plan: PlanInputs, lab: dict[str, str], f: _Fmt) -> dict[str, Any]:
     return {"columns": [lab.get(p, p) for p in params], "rows": rows}
 
 
-def _indicators(plan: PlanInputs, f: _Fmt) -> list[dict[str, Any]] | None:
+def _indicators(plan: PlanInputs, f: _Fmt) -> dict[str, Any] | None:
+    """One row per segment, per quarter the new opportunities, wins and pipeline coverage a
+    year on track shows (indicators.csv; the weekly figures stay in the file)."""
     ind = plan.optional.get("indicators")
     if ind is None:
         return None
     ind = ind[ind.scenario == plan.primary_scenario]
-    return [{
-        "segment": r.segment, "period": f.quarter(r.period),
-        "target": f.money(r.target), "new_opportunities": f.num(r.new_opportunities),
-        "wins_needed": f.num(r.wins_needed),
-        "pipeline_at_quarter_start": f.money(r.pipeline_at_quarter_start),
-        "pipeline_coverage": f.num(r.pipeline_coverage, 1) + "×",
-        "weekly_new_opportunities": f.num(r.weekly_new_opportunities, 1),
-        "weekly_wins": f.num(r.weekly_wins, 1),
-    } for r in ind.itertuples(index=False)]
+    quarters = list(dict.fromkeys(str(q) for q in ind["period"]))
+    rows = []
+    for seg, grp in ind.groupby("segment", sort=False):
+        by_q = {str(r.period): r for r in grp.itertuples(index=False)}
+        cells = []
+        for q in quarters:
+            r = by_q.get(q)
+            cells.append(None if r is None else {
+                "new": f.num(r.new_opportunities), "wins": f.num(r.wins_needed),
+                "coverage": f.num(r.pipeline_coverage, 1) + "×",
+                "pipeline": f.money(r.pipeline_at_quarter_start)})
+        rows.append({"segment": str(seg), "cells": cells})
+    return {"quarters": [f.quarter(q) for q in quarters], "rows": rows}
 
 
 def _ppc(plan: PlanInputs, fit: Any, params: Any, f: _Fmt) -> list[dict[str, Any]] | None:
@@ -697,7 +703,7 @@ def _tiers(plan: PlanInputs, lab: dict[str, str], f: _Fmt) -> dict[str, Any] | N
     return {"columns": columns, "rows": rows}
 
 
-def _objectives(plan: PlanInputs, lang: str) -> list[dict[str, str]] | None:
+def _objectives(plan: PlanInputs, lang: str) -> list[dict[str, Any]] | None:
     """objectives.md, regenerated in the report's language, as headings and paragraphs.
 
     The reps' list is left out of the page (the reps table carries the same numbers)."""
@@ -718,7 +724,9 @@ def _objectives(plan: PlanInputs, lang: str) -> list[dict[str, str]] | None:
         elif skipping:
             continue
         elif s[:2] in ("- ", "* "):
-            blocks.append({"kind": "li", "text": _unmd(s[2:])})
+            if not blocks or blocks[-1]["kind"] != "ul":
+                blocks.append({"kind": "ul", "lines": []})
+            blocks[-1]["lines"].append(_unmd(s[2:]))
         else:
             blocks.append({"kind": "p", "text": _unmd(s)})
     return blocks

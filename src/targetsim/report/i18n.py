@@ -138,8 +138,9 @@ LABELS: dict[str, dict[str, str]] = {
         "ratio": "Fitted ÷ last year",
         "indicators": "Leading indicators per quarter",
         "indicators_help": "What being on track looks like: among simulated years that reach "
-        "each quarter's target, the typical new opportunities, wins and pipeline at the start "
-        "of the quarter ({scenario}).",
+        "each quarter's target, the typical new opportunities created and deals won in the "
+        "quarter, and the open pipeline at its start as a multiple of its target (coverage; "
+        "{scenario}). Weekly figures are in indicators.csv.",
         "period": "Quarter",
         "new_opportunities": "New opps",
         "wins_needed": "Wins",
@@ -314,8 +315,10 @@ LABELS: dict[str, dict[str, str]] = {
         "ratio": "Ajusté ÷ an dernier",
         "indicators": "Indicateurs avancés par trimestre",
         "indicators_help": "À quoi ressemble être dans les temps : parmi les années simulées "
-        "qui atteignent l'objectif du trimestre, les nouvelles opportunités, les affaires "
-        "gagnées et le pipeline typiques en début de trimestre ({scenario}).",
+        "qui atteignent l'objectif du trimestre, les nouvelles opportunités créées et les "
+        "affaires gagnées typiques du trimestre, et le pipeline ouvert à son début en "
+        "multiple de son objectif (couverture ; {scenario}). Les chiffres par semaine sont "
+        "dans indicators.csv.",
         "period": "Trimestre",
         "new_opportunities": "Nouv. opp.",
         "wins_needed": "Gains",
