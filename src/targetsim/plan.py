@@ -120,33 +120,49 @@ def solve_topdown(
     seed: int = 0,
     engine: str = "auto",
     lang: str = "en",
+    progress: bool = False,
 ) -> list[dict[str, object]]:
     """Top-down rows for every scenario: probability now and the levers that lift it.
 
     Levers are re-simulated with at most :data:`LEVER_DRAWS` posterior draws; scenarios
-    that already reach ``probability`` (on the full projection) need no change.
+    that already reach ``probability`` (on the full projection) need no change. With
+    ``progress`` a bar counts the re-simulations (minutes on a large plan).
     """
-    from targetsim.calibrate.levers import solve_levers
+    from targetsim.calibrate.levers import max_simulations, solve_levers
     from targetsim.calibrate.topdown import company_probabilities
+    from targetsim.progress import StepBar
 
     now = company_probabilities(projection, company_target)
     sub = first_draws(params, LEVER_DRAWS)
     start = str(projection.attrs.get("horizon_start") or "") or None
     months = int(projection.sizes["month"])
+    todo = [sc for sc in scenarios if now[sc.name] < probability]
+    budget = [max_simulations(sc) for sc in todo]
+    levers: dict[str, list[dict[str, object]]] = {}
+    with StepBar("top-down levers", sum(budget), enabled=progress and bool(todo)) as bar:
+        done = 0
+        for sc, n in zip(todo, budget, strict=True):
+            bar.describe(sc.name)
+
+            def tick(lever: str, name: str = sc.name) -> None:
+                bar.step(f"{name}, {lever.replace('_', ' ')}")
+
+            eng = "auto" if (engine == "fast" and sc.capacity is not None) else engine
+            levers[sc.name] = solve_levers(sub, open_pipeline, sc, company_target, probability,
+                                           start=start, months=months, engine=eng,
+                                           random_seed=seed, lang=lang, on_simulation=tick)
+            done += n
+            bar.complete_to(done)
     rows: list[dict[str, object]] = []
     for sc in scenarios:
-        if now[sc.name] >= probability:
+        if sc.name not in levers:
             rows.append({
                 "scenario": sc.name, "company_target": float(company_target),
                 "attainment_probability": now[sc.name], "target_probability": probability,
                 "lever": "none", "value": 1.0, "achieved_probability": now[sc.name],
                 "change": "no change needed" if lang == "en" else "aucun changement nécessaire",
             })
-            continue
-        eng = "auto" if (engine == "fast" and sc.capacity is not None) else engine
-        for row in solve_levers(sub, open_pipeline, sc, company_target, probability,
-                                start=start, months=months, engine=eng, random_seed=seed,
-                                lang=lang):
+        for row in levers.get(sc.name, []):
             row["attainment_probability"] = now[sc.name]
             rows.append(row)
     return rows
@@ -317,7 +333,8 @@ def run_plan(
     rows = None
     if company_target is not None:
         rows = solve_topdown(projection, params, fit.open_pipeline, scenario_objs,
-                             float(company_target), p, seed=seed, engine=engine, lang=lang)
+                             float(company_target), p, seed=seed, engine=engine, lang=lang,
+                             progress=progress)
     last_year = _last_year(funnel, out)
     cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
                     topdown_rows=rows, lang=lang, currency=currency,
@@ -475,7 +492,8 @@ def run_calibrate(
             params = fit.params(min(int(projection.sizes["draw"]), LEVER_DRAWS),
                                 random_seed=seed)
             rows = solve_topdown(projection, params, fit.open_pipeline, scenarios,
-                                 float(company_target), p, seed=seed, lang=lang)
+                                 float(company_target), p, seed=seed, lang=lang,
+                                 progress=progress)
     from targetsim.calibrate.context import LastYear
 
     as_of = projection.attrs.get("as_of") or _plan_json(out).get("as_of")

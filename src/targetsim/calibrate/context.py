@@ -213,19 +213,25 @@ def last_year_frame(deals: pd.DataFrame, actuals: pd.DataFrame,
     return pd.DataFrame(rows, columns=LAST_YEAR_COLUMNS)
 
 
-def _quarter_last_year(actuals: pd.DataFrame, period: str, level: str, name: str,
-                       metric: str) -> float:
-    q = pd.Period(period.replace("-", ""), freq="Q") - 4
-    months = {str(p) for p in pd.period_range(q.start_time, q.end_time, freq="M")}
-    sel = actuals.loc[actuals["month"].isin(months)]
-    if level == "segment":
-        sel = sel.loc[sel["segment"] == name]
-    elif level == "owner":
-        sel = sel.loc[sel["owner"] == name]
-    covered = {str(m) for m in actuals["month"]}
-    if not months <= covered:
-        return float("nan")
-    return float(sel[metric].sum())
+class _QuarterActuals:
+    """Actuals per quarter, summed once: the same quarter a year before a quarter's target."""
+
+    def __init__(self, actuals: pd.DataFrame) -> None:
+        a = actuals.assign(quarter=pd.PeriodIndex(actuals["month"], freq="M").asfreq("Q"))
+        cols = ["bookings", "deals_won"]
+        self.covered = {str(m) for m in actuals["month"]}
+        self.by = {"total": a.groupby("quarter")[cols].sum(),
+                   "segment": a.groupby(["quarter", "segment"])[cols].sum(),
+                   "owner": a.groupby(["quarter", "owner"])[cols].sum()}
+
+    def get(self, period: str, level: str, name: str, metric: str) -> float:
+        q = pd.Period(period.replace("-", ""), freq="Q") - 4
+        months = {str(m) for m in pd.period_range(q.start_time, q.end_time, freq="M")}
+        if not months <= self.covered:
+            return float("nan")
+        table = self.by[level]
+        key = q if level == "total" else (q, name)
+        return float(table.loc[key, metric]) if key in table.index else 0.0
 
 
 def fit_departures(fit_summary: pd.DataFrame, last_year: pd.DataFrame) -> pd.DataFrame:
@@ -272,10 +278,11 @@ def driver_of(departures: pd.Series, flag: str) -> str:
     return str(best) if d[best] > 0 else ""
 
 
-def _owner_departures(actuals: pd.DataFrame, departures: pd.DataFrame, as_of: pd.Timestamp,
+def _owner_departures(last_12: pd.DataFrame, departures: pd.DataFrame,
                       owner: str) -> pd.Series:
-    y = _sums(actuals, as_of, 12)
-    mine = y.loc[y["owner"] == owner].groupby("segment")["bookings"].sum()
+    """A rep's departures: the segments' weighted by the rep's bookings in each (``last_12``:
+    the actuals of the last 12 months)."""
+    mine = last_12.loc[last_12["owner"] == owner].groupby("segment")["bookings"].sum()
     segs = [s for s in mine.index if s in departures.index]
     if not segs or mine[segs].sum() <= 0:
         return departures.loc["total"] if "total" in departures.index else pd.Series(dtype=float)
@@ -303,6 +310,8 @@ def add_context(targets: pd.DataFrame, actuals: pd.DataFrame, last_year: pd.Data
     dep = (fit_departures(fit_summary, last_year) if fit_summary is not None
            else pd.DataFrame(columns=list(DRIVERS)))
     owner_dep: dict[str, pd.Series] = {}
+    quarters = _QuarterActuals(actuals)
+    last_12 = _sums(actuals, as_of, 12)
     cols: dict[str, list[object]] = {c: [] for c in CONTEXT_COLUMNS}
     for r in targets.itertuples(index=False):
         level, name, metric, period = str(r.level), str(r.name), str(r.metric), str(r.period)
@@ -313,7 +322,7 @@ def add_context(targets: pd.DataFrame, actuals: pd.DataFrame, last_year: pd.Data
             actual = float(ly.loc[key, f"{metric}_12m"])
             run = float(ly.loc[key, f"{metric}_run_rate"])
         else:
-            actual = _quarter_last_year(actuals, period, level, name, metric)
+            actual = quarters.get(period, level, name, metric)
             run = float(ly.loc[key, f"{metric}_run_rate"]) / 4.0
         quota = getattr(r, "quota", float("nan"))
         target = float(quota) if quota == quota and quota is not None else float(r.target)
@@ -328,7 +337,7 @@ def add_context(targets: pd.DataFrame, actuals: pd.DataFrame, last_year: pd.Data
         if flag:
             if level == "owner":
                 if name not in owner_dep:
-                    owner_dep[name] = _owner_departures(actuals, dep, as_of, name)
+                    owner_dep[name] = _owner_departures(last_12, dep, name)
                 driver = driver_of(owner_dep[name], flag)
             elif (name if level == "segment" else "total") in dep.index:
                 driver = driver_of(dep.loc[name if level == "segment" else "total"], flag)

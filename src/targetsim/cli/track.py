@@ -129,10 +129,16 @@ def register(app: typer.Typer) -> None:
         seed: Annotated[int | None, typer.Option("--seed", metavar="N",
                                                  help="Root random seed (default: the "
                                                  "plan's).")] = None,
+        lang: Annotated[str | None, typer.Option(
+            "--lang", metavar="LANG", help="Language of track.html: en or fr (default: the "
+            "plan's).")] = None,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress",
+                                               help="Show progress bars.")] = True,
     ) -> None:
         """Re-forecast each target from bookings to date and today's pipeline; early warnings."""
+        from targetsim.formatting import check_currency, check_lang
         from targetsim.track.output import write_track
-        from targetsim.track.track import track_plan
+        from targetsim.track.track import plan_language, track_plan
 
         if draws is not None and draws < 10:
             raise ConfigError(f"--draws: need at least 10 posterior draws, got {draws}")
@@ -140,10 +146,13 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"{plan_dir}: not a directory; give the --out of `targetsim plan`")
         opps = opportunities_from_cli(data_now, fmt, map_, segment_col, stages, as_of,
                                       skip_invalid)
-        result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed)
+        plan_lang, currency = plan_language(plan_dir)
+        lang = check_lang(lang) if lang is not None else plan_lang
+        result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed, progress=progress)
         console = _console()
         print_track(result, console)
-        files = write_track(result, out or plan_dir, html=(plan_dir / "report.html").is_file())
+        files = write_track(result, out or plan_dir, html=(plan_dir / "report.html").is_file(),
+                            lang=lang, currency=check_currency(currency))
         console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
 
     @app.command("backtest", epilog="Example: targetsim backtest crm.csv --cutoffs "

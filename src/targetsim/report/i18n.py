@@ -365,6 +365,89 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+#: Words of track.html (targetsim track), in both languages.
+TRACK_LABELS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Tracking as of {as_of}",
+        "intro": "Plan made on data as of {plan_as_of}. Each target's probability now combines "
+        "what is already booked with a simulation of the rest of the period from today's "
+        "pipeline.",
+        "month_end": "Tracking as of {as_of}, the last complete month before the export's date "
+        "{export} (the simulation counts whole months).",
+        "no_indicators": "indicators.csv is not in the plan: no pipeline coverage check.",
+        "warnings": "Early warnings",
+        "no_warning": "No early warning: {n} checks, each firing at most 2.5 % of the time on a "
+        "year that follows the plan.",
+        "targets": "Targets ({scenario})",
+        "legend_green": "on track (probability at least the plan's minus 5 points)",
+        "legend_amber": "at risk (40 % or more)", "legend_red": "likely missed (under 40 %)",
+        "green": "on track", "amber": "at risk", "red": "likely missed",
+        "target": "Target", "period": "Period", "quota": "Quota", "booked": "Booked",
+        "done": "Done", "plan": "Plan", "now": "Now", "range": "Likely range",
+        "rep": "Rep",
+        "reps": "Reps ({n} quotas; {red} likely missed)",
+        "files": "Every scenario, metric and period is in track.csv; every check in "
+        "track_warnings.csv.",
+        "company": "Company", "bookings": "bookings", "deals_won": "deals won",
+        "FY": "Full year",
+        "warning_title": "{segment}: {title}",
+        "check_conversion": "Fewer wins than the plan expects.",
+        "check_cycle_length": "Deals are taking longer to close.",
+        "check_inflow": "Fewer new opportunities than the targets need.",
+        "check_coverage": "The pipeline is thin for next quarter.",
+        "ev_conversion": "{observed} deals won among those open at the plan date or created "
+        "since; the plan expected {expected} (95 % band from {threshold}).",
+        "ev_cycle_length": "{observed} deals older than the plan's 90th percentile of time to "
+        "win are still open; the plan expected {expected} (95 % band up to {threshold}).",
+        "ev_inflow": "{observed} new opportunities since the start of the year against "
+        "{expected} expected by now (95 % band from {threshold}).",
+        "ev_coverage": "The open pipeline covers {observed} next quarter's target; the plan "
+        "derived {expected}.",
+    },
+    "fr": {
+        "title": "Suivi au {as_of}",
+        "intro": "Plan établi sur les données au {plan_as_of}. La probabilité de chaque "
+        "objectif combine ce qui est déjà signé et une simulation du reste de la période à "
+        "partir du pipeline d'aujourd'hui.",
+        "month_end": "Suivi au {as_of}, dernier mois complet avant la date de l'export "
+        "({export}) : la simulation compte des mois entiers.",
+        "no_indicators": "indicators.csv n'est pas dans le plan : pas de contrôle de la "
+        "couverture du pipeline.",
+        "warnings": "Signaux faibles",
+        "no_warning": "Aucun signal faible : {n} contrôles, chacun ne se déclenchant qu'au plus "
+        "2,5 % du temps sur une année conforme au plan.",
+        "targets": "Objectifs ({scenario})",
+        "legend_green": "dans les temps (probabilité d'au moins celle du plan moins 5 points)",
+        "legend_amber": "fragile (40 % ou plus)",
+        "legend_red": "probablement manqué (moins de 40 %)",
+        "green": "dans les temps", "amber": "fragile", "red": "probablement manqué",
+        "target": "Objectif", "period": "Période", "quota": "Quota", "booked": "Signé",
+        "done": "Réalisé", "plan": "Plan", "now": "Aujourd'hui", "range": "Fourchette probable",
+        "rep": "Commercial",
+        "reps": "Commerciaux ({n} quotas ; {red} probablement manqués)",
+        "files": "Chaque scénario, indicateur et période est dans track.csv ; chaque contrôle "
+        "dans track_warnings.csv.",
+        "company": "Entreprise", "bookings": "CA signé", "deals_won": "affaires gagnées",
+        "FY": "Année",
+        "warning_title": "{segment} : {title}",
+        "check_conversion": "Moins d'affaires gagnées que le plan ne l'attend.",
+        "check_cycle_length": "Les affaires mettent plus de temps à se conclure.",
+        "check_inflow": "Moins de nouvelles opportunités que les objectifs n'en demandent.",
+        "check_coverage": "Le pipeline est mince pour le trimestre suivant.",
+        "ev_conversion": "{observed} affaires gagnées parmi celles ouvertes à la date du plan "
+        "ou créées depuis ; le plan en attendait {expected} (bande à 95 % à partir de "
+        "{threshold}).",
+        "ev_cycle_length": "{observed} affaires plus anciennes que le 90e centile du délai de "
+        "signature du plan sont encore ouvertes ; le plan en attendait {expected} (bande à "
+        "95 % jusqu'à {threshold}).",
+        "ev_inflow": "{observed} nouvelles opportunités depuis le début de l'année contre "
+        "{expected} attendues à ce jour (bande à 95 % à partir de {threshold}).",
+        "ev_coverage": "Le pipeline ouvert couvre {observed} l'objectif du trimestre suivant ; "
+        "le plan en demandait {expected}.",
+    },
+}
+
+
 def month_abbr(month: int, lang: str) -> str:
     """Short month name (1 = January) in ``lang`` (Babel), independent of the system locale."""
     return _f.month_abbr(month, lang)

@@ -18,9 +18,9 @@ from targetsim.track.backtest import BacktestResult
 from targetsim.track.track import TrackResult
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{{ lang }}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Tracking {{ as_of }}</title>
+<title>{{ title }}</title>
 <style>
 body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1.5rem;
 color:#1d2733}
@@ -35,53 +35,47 @@ th{background:#f4f6f8}
 .light{display:inline-block;width:.9em;height:.9em;border-radius:50%;vertical-align:middle}
 .green{background:#1e7d3a}.amber{background:#e0a100}.red{background:#b3261e}
 details summary{cursor:pointer;margin:.6rem 0}
-@media print{body{max-width:none;padding:0;font-size:9pt}table{font-size:7.5pt}}
+@media print{body{max-width:none;padding:0;font-size:9pt}table{font-size:7.5pt}
+td.num,th.num{white-space:normal}}
 </style></head><body>
 <section id="track">
-<h1>Tracking as of {{ as_of }}</h1>
-<p class="note">Plan made on data as of {{ plan_as_of }}. Each target's probability now
-combines what is already booked with a simulation of the rest of the period from today's
-pipeline. {% for n in notes %}{{ n }}. {% endfor %}</p>
-<h2 id="warnings">Early warnings</h2>
+<h1>{{ title }}</h1>
+<p class="note">{{ intro }} {% for n in notes %}{{ n }} {% endfor %}</p>
+<h2 id="warnings">{{ L.warnings }}</h2>
 {% if fired %}{% for w in fired %}<p class="warn"><strong>{{ w.title }}</strong>
 {{ w.evidence }}</p>{% endfor %}
-{% else %}<p class="ok">No early warning: {{ n_checks }} checks, each firing at most 2.5 % of
-the time on a year that follows the plan.</p>{% endif %}
-<h2>Targets ({{ scenario }})</h2>
-<p class="note"><span class="light green"></span> on track (probability at least the plan's
-minus 5 points) · <span class="light amber"></span> at risk (40 % or more) ·
-<span class="light red"></span> likely missed (under 40 %).</p>
-<table id="track-table"><thead><tr><th></th><th>Target</th><th>Period</th>
-<th class="num">Target</th>
-<th class="num">Booked</th><th class="num">Done</th><th class="num">Plan</th>
-<th class="num">Now</th>
-<th class="num">Likely range</th></tr></thead><tbody>
-{% for r in main %}<tr><td><span class="light {{ r.light }}" title="{{ r.light }}"></span></td>
+{% else %}<p class="ok">{{ no_warning }}</p>{% endif %}
+<h2>{{ targets_title }}</h2>
+<p class="note"><span class="light green"></span> {{ L.legend_green }} ·
+<span class="light amber"></span> {{ L.legend_amber }} ·
+<span class="light red"></span> {{ L.legend_red }}.</p>
+<table id="track-table"><thead><tr><th></th><th>{{ L.target }}</th><th>{{ L.period }}</th>
+<th class="num">{{ L.quota }}</th>
+<th class="num">{{ L.booked }}</th><th class="num">{{ L.done }}</th>
+<th class="num">{{ L.plan }}</th>
+<th class="num">{{ L.now }}</th>
+<th class="num">{{ L.range }}</th></tr></thead><tbody>
+{% for r in main %}<tr>
+<td><span class="light {{ r.light }}" title="{{ r.light_label }}"></span></td>
 <td>{{ r.name }}</td><td>{{ r.period }}</td><td class="num">{{ r.target }}</td>
 <td class="num">{{ r.booked }}</td><td class="num">{{ r.done }}</td>
 <td class="num">{{ r.plan }}</td>
 <td class="num"><strong>{{ r.now }}</strong></td><td class="num">{{ r.band }}</td></tr>
 {% endfor %}</tbody></table>
-{% if reps %}<details><summary>Reps ({{ reps|length }} targets; {{ n_red }} likely missed)</summary>
-<table id="track-reps"><thead><tr><th></th><th>Rep</th><th>Period</th><th class="num">Target</th>
-<th class="num">Booked</th><th class="num">Plan</th><th class="num">Now</th></tr></thead><tbody>
-{% for r in reps %}<tr><td><span class="light {{ r.light }}" title="{{ r.light }}"></span></td>
-<td>{{ r.name }}</td><td>{{ r.period }}</td><td class="num">{{ r.target }}</td>
+{% if reps %}<details><summary>{{ reps_title }}</summary>
+<table id="track-reps"><thead><tr><th></th><th>{{ L.rep }}</th><th>{{ L.period }}</th>
+<th class="num">{{ L.quota }}</th>
+<th class="num">{{ L.booked }}</th><th class="num">{{ L.plan }}</th><th class="num">{{ L.now }}</th>
+</tr></thead><tbody>
+{% for r in reps %}<tr>
+<td><span class="light {{ r.light }}" title="{{ r.light_label }}"></span></td>
+<td>{{ r.rep }}</td><td>{{ r.period }}</td><td class="num">{{ r.target }}</td>
 <td class="num">{{ r.booked }}</td><td class="num">{{ r.plan }}</td>
 <td class="num"><strong>{{ r.now }}</strong></td></tr>
 {% endfor %}</tbody></table></details>{% endif %}
-<p class="note">Every scenario, metric and period is in track.csv; every check in
-track_warnings.csv.</p>
+<p class="note">{{ L.files }}</p>
 </section></body></html>
 """
-
-#: Names of the checks in words.
-CHECK_TITLES = {
-    "conversion": "Fewer wins than the plan expects.",
-    "cycle_length": "Deals are taking longer to close.",
-    "inflow": "Fewer new opportunities than the targets need.",
-    "coverage": "The pipeline is thin for next quarter.",
-}
 
 
 def light(probability_now: float, plan_probability: float) -> str:
@@ -94,29 +88,62 @@ def light(probability_now: float, plan_probability: float) -> str:
     return "amber" if probability_now >= 0.4 else "red"
 
 
-def render_track_html(result: TrackResult) -> str:
-    """track.html: warnings first, in words; one row per target with a traffic light."""
+def _evidence(r: object, lab: dict[str, str], lang: str) -> str:
+    """A check's evidence in the reader's language, from its numbers (track_warnings.csv
+    keeps the English sentence with every detail)."""
     from targetsim import formatting as F
 
+    check = str(r.check)  # type: ignore[attr-defined]
+    if check == "coverage":
+        def fm(v: float) -> str:
+            return F.number(v, lang, 1) + "×"
+    else:
+        def fm(v: float) -> str:
+            return F.number(v, lang)
+    template = lab.get(f"ev_{check}")
+    if template is None:
+        return str(r.evidence)  # type: ignore[attr-defined]
+    return template.format(observed=fm(r.observed), expected=fm(r.expected),  # type: ignore[attr-defined]
+                           threshold=fm(r.threshold))  # type: ignore[attr-defined]
+
+
+def render_track_html(result: TrackResult, lang: str = "en", currency: str = "USD") -> str:
+    """track.html: warnings first, in words; one row per target with a traffic light.
+
+    Parameters
+    ----------
+    result : TrackResult
+    lang : {"en", "fr"}
+        Language of every word and number (:mod:`targetsim.formatting`).
+    currency : str
+        ISO 4217 code of the amounts (the plan's).
+    """
+    from targetsim import formatting as F
+    from targetsim.report.i18n import TRACK_LABELS
+
+    lab = TRACK_LABELS[F.check_lang(lang)]
+    cur = F.check_currency(currency)
     t = result.table
     names = list(dict.fromkeys(t["scenario"].astype(str)))
     scenario = "baseline" if "baseline" in names else names[0]
 
+    def val(v: float, metric: str) -> str:
+        return F.money_compact(v, lang, cur) if metric == "bookings" else F.number(v, lang)
+
     def fmt_row(r: dict) -> dict:
         metric = str(r["metric"])
-        val = (F.money_compact if metric == "bookings" else
-               (lambda v, lang: F.number(v, lang)))
         pp = float(r["plan_probability"])
-        label = "Company" if r["level"] == "total" else str(r["name"])
-        what = "bookings" if metric == "bookings" else "deals won"
+        label = lab["company"] if r["level"] == "total" else str(r["name"])
+        colour = light(float(r["probability_now"]), pp)
         return {
-            "name": f"{label} · {what}",
-            "period": "Full year" if r["period"] == "FY" else F.quarter(str(r["period"]), "en"),
-            "target": val(r["target"], "en"), "booked": val(r["booked_to_date"], "en"),
-            "done": F.percent(r["attainment_to_date"], "en"), "plan": F.percent(pp, "en"),
-            "now": F.percent(r["probability_now"], "en"),
-            "band": f"{val(r['p10'], 'en')} – {val(r['p90'], 'en')}",
-            "light": light(float(r["probability_now"]), pp),
+            "name": f"{label} · {lab[metric] if metric in lab else metric}",
+            "rep": str(r["name"]),
+            "period": lab["FY"] if r["period"] == "FY" else F.quarter(str(r["period"]), lang),
+            "target": val(r["target"], metric), "booked": val(r["booked_to_date"], metric),
+            "done": F.percent(r["attainment_to_date"], lang), "plan": F.percent(pp, lang),
+            "now": F.percent(r["probability_now"], lang),
+            "band": f"{val(r['p10'], metric)} – {val(r['p90'], metric)}",
+            "light": colour, "light_label": lab[colour],
         }
 
     sel = t[t["scenario"].astype(str) == scenario]
@@ -127,19 +154,31 @@ def render_track_html(result: TrackResult) -> str:
     fired = []
     if len(w):
         for r in w[w["triggered"]].itertuples(index=False):
-            fired.append({"title": f"{r.segment}: {CHECK_TITLES.get(r.check, r.check)}",
-                          "evidence": r.evidence})
+            fired.append({"title": lab["warning_title"].format(
+                segment=r.segment, title=lab.get("check_" + str(r.check), str(r.check))),
+                          "evidence": _evidence(r, lab, lang)})
+    if result.note_keys:
+        notes = [lab[k].format(**{n: F.long_date(v, lang) for n, v in kw.items()})
+                 for k, kw in result.note_keys]
+    else:  # a result built by hand: its notes as given
+        notes = [f"{n}." for n in result.notes]
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     return env.from_string(_PAGE).render(
-        as_of=F.long_date(result.as_of, "en"), plan_as_of=F.long_date(result.plan_as_of, "en"),
-        notes=result.notes, fired=fired, n_checks=len(w), scenario=F.scenario_label(
-            scenario, "en"), main=main, reps=reps,
-        n_red=sum(1 for r in reps if r["light"] == "red"),
+        lang=lang, L=lab,
+        title=lab["title"].format(as_of=F.long_date(result.as_of, lang)),
+        intro=lab["intro"].format(plan_as_of=F.long_date(result.plan_as_of, lang)),
+        notes=notes, fired=fired, no_warning=lab["no_warning"].format(n=len(w)),
+        targets_title=lab["targets"].format(scenario=F.scenario_label(scenario, lang)),
+        main=main, reps=reps,
+        reps_title=lab["reps"].format(n=len(reps),
+                                      red=sum(1 for r in reps if r["light"] == "red")),
     )
 
 
-def write_track(result: TrackResult, out_dir: str | Path, *, html: bool) -> list[Path]:
-    """Write ``track.csv``, ``track_warnings.csv`` and, if ``html``, ``track.html``."""
+def write_track(result: TrackResult, out_dir: str | Path, *, html: bool, lang: str = "en",
+                currency: str = "USD") -> list[Path]:
+    """Write ``track.csv``, ``track_warnings.csv`` and, if ``html``, ``track.html`` (in
+    ``lang``, amounts in ``currency``)."""
     out = Path(out_dir)
     files = []
     for name, frame in (("track.csv", result.table), ("track_warnings.csv", result.warnings)):
@@ -147,7 +186,8 @@ def write_track(result: TrackResult, out_dir: str | Path, *, html: bool) -> list
             frame.to_csv(tmp, index=False)
         files.append(out / name)
     if html:
-        files.append(write_text_atomic(out / "track.html", render_track_html(result)))
+        files.append(write_text_atomic(out / "track.html",
+                                       render_track_html(result, lang, currency)))
     return files
 
 
