@@ -321,3 +321,27 @@ def make_demo_like_plan(path: Path) -> Path:
     }))
     return path
 
+
+
+def test_fit_beside_last_year_compares_like_with_like() -> None:
+    """A fit that matches each segment's last year exactly matches the company's too, even
+    when the products' deal sizes differ tenfold (no median of a mix against its parts)."""
+    from targetsim.calibrate.context import compare_with_fit
+
+    segs = {"big": (10.0, 0.5, 10_000.0, 60.0, 1_200_000.0),
+            "small": (200.0, 0.4, 100.0, 20.0, 96_000.0)}
+    fs = pd.DataFrame([(s, q, "", v, v, v, v) for s, vals in segs.items()
+                       for q, v in zip(("arrivals_per_month", "win_rate", "deal_size_median",
+                                        "cycle_days_median"), vals[:4], strict=True)],
+                      columns=["segment", "parameter", "stage", "mean", "q05", "q50", "q95"])
+    ly = pd.DataFrame(
+        [("total", "total", 1_296_000.0, 1020.0, 210.0, 0.405, 100.0, 20.0)]
+        + [("segment", s, v[4], 12 * v[0] * v[1], v[0], v[1], v[2], v[3])
+           for s, v in segs.items()],
+        columns=["level", "name", "bookings_12m", "deals_won_12m", "arrivals_per_month",
+                 "win_rate", "deal_size_median", "cycle_days_median"])
+    c = compare_with_fit(fs, ly, "total").set_index("quantity")
+    assert c.loc["arrivals_per_month", "fitted"] == pytest.approx(210.0)
+    np.testing.assert_allclose(c["ratio"], 1.0)
+    seg = compare_with_fit(fs.assign(q50=fs.q50 * 1.1), ly, "big").set_index("quantity")
+    np.testing.assert_allclose(seg["ratio"], 1.1)

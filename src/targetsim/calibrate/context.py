@@ -353,8 +353,10 @@ def compare_with_fit(fit_summary: pd.DataFrame, last_year: pd.DataFrame,
                      name: str = "total") -> pd.DataFrame:
     """Fitted median beside last year's figure for each driver of one segment or the total.
 
-    Returns ``quantity, fitted, last_year, ratio`` (the total's fitted arrivals are summed
-    over segments; its rates and sizes are weighted by last year's bookings).
+    Returns ``quantity, fitted, last_year, ratio``. For the total, arrivals are summed over
+    segments; rates, sizes and cycles are the segments' weighted by last year's bookings, on
+    both sides alike (a median of all deals would compare a mix of products with its parts:
+    on the demo the company's median deal is $1.1K, the bookings-weighted one $5K).
     """
     fs = fit_summary.loc[fit_summary["parameter"].isin(DRIVERS)]
     fs = fs.loc[fs["stage"].fillna("").astype(str).eq("")]
@@ -367,7 +369,12 @@ def compare_with_fit(fit_summary: pd.DataFrame, last_year: pd.DataFrame,
         fit_vals = {q: (float(fitted[q].sum()) if q == "arrivals_per_month"
                         else _wavg(fitted[q].to_numpy(dtype=float), w))
                     for q in DRIVERS if q in fitted.columns}
-        hist = ly.loc[("total", "total")]
+        hist = ly.loc[("total", "total")].copy()
+        if segs is not None:
+            seg_ly = segs.reindex(fitted.index)
+            for q in fit_vals:
+                if q != "arrivals_per_month":
+                    hist[q] = _wavg(seg_ly[q].to_numpy(dtype=float), w)
     else:
         if name not in fitted.index or ("segment", name) not in ly.index:
             return pd.DataFrame(columns=["quantity", "fitted", "last_year", "ratio"])
