@@ -38,9 +38,11 @@ def test_format_money(value: float, lang: str, cur: str, expected: str) -> None:
 
 
 def test_format_range_percent_and_date() -> None:
-    assert format_range(900_000, 1_500_000, "fr", "€") == f"900{NBSP}k{NBSP}€ – 1,5{NBSP}M{NBSP}€"
-    assert format_range(900_000, 1_500_000, "en") == "$900K – $1.5M"
-    assert format_range(50_000, 1_500_000, "en") == "$50K – $1.5M"
+    # A no-break space before the dash: a narrow column wraps after it, never before.
+    fr = format_range(900_000, 1_500_000, "fr", "€")
+    assert fr == f"900{NBSP}k{NBSP}€{NBSP}– 1,5{NBSP}M{NBSP}€"
+    assert format_range(900_000, 1_500_000, "en") == f"$900K{NBSP}– $1.5M"
+    assert format_range(50_000, 1_500_000, "en") == f"$50K{NBSP}– $1.5M"
     assert format_percent(0.6, "fr") == f"60{NBSP}%"
     assert format_percent(0.6, "en") == "60%"
     assert format_percent(0.004, "en") == "0.4%"  # never a bare "0%" for a small chance
@@ -74,7 +76,7 @@ def test_french_smart_statement_reads_like_the_product_example() -> None:
     expected = (
         f"Atteindre 1,2{NBSP}M{NBSP}€ de chiffre d'affaires signé sur PME (au moins 80 "
         f"affaires gagnées) d'ici le 31 décembre 2027 : probabilité 60{NBSP}%, fourchette "
-        f"900{NBSP}k{NBSP}€ – 1,5{NBSP}M{NBSP}€."
+        f"900{NBSP}k{NBSP}€{NBSP}– 1,5{NBSP}M{NBSP}€."
     )
     assert expected in text
     assert "# Objectifs exercice 2027 (scénario Référence" in text
@@ -93,7 +95,7 @@ def test_english_objectives_have_smart_okr_and_coverage() -> None:
     text = write_objectives(targets, indicators, scenario="baseline", probability=0.6,
                             horizon_end=pd.Timestamp("2027-12-31"))
     assert ("Book $1.2M in PME (at least 80 deals won) by December 31, 2027: probability "
-            "60%, range $900K – $1.5M.") in text
+            f"60%, range $900K{NBSP}– $1.5M.") in text
     assert "KR3: create at least 120 new opportunities over the year (2.3 a week)." in text
     assert "worth at least this multiple of its quota: Q1 2027 2.5×" in text
     assert "The company number is the target reached with probability 60%" in text

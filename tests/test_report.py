@@ -201,7 +201,7 @@ def test_report_html_escapes_data_and_embeds_everything(plan_dir: Path):
         assert f'id="{section}"' in html
     assert "Tension: 0 targets hold" in html.split('id="stress-table"')[0]
     # The wide interval in words and in its unit, never a raw parameter name.
-    assert "Median deal: $4,000 – $25K" in html.split('id="wide-list"')[1]
+    assert "Median deal: $4,000\u00a0– $25K" in html.split('id="wide-list"')[1]
     for raw in ("win_rate", "deal_size_median", "stall_rate", "attainment_probability",
                 "common_probability", "booked_to_date"):
         assert raw not in html, raw

@@ -122,8 +122,16 @@ def money_compact(x: float | None, lang: str, currency: str = "USD") -> str:
 
 
 def money_range(lo: float | None, hi: float | None, lang: str, currency: str = "USD") -> str:
-    """A band, both ends compact: ``$6.55M – $9.13M`` / ``6,55 M € – 9,13 M €``."""
-    return f"{money_compact(lo, lang, currency)} – {money_compact(hi, lang, currency)}"
+    """A band, both ends compact: ``$6.55M – $9.13M`` / ``6,55 M € – 9,13 M €``.
+
+    A no-break space before the dash: a narrow column wraps the band after it, never
+    before (``$6.55M –`` / ``$9.13M``, not a line starting with the dash)."""
+    return span(money_compact(lo, lang, currency), money_compact(hi, lang, currency))
+
+
+def span(lo: str, hi: str) -> str:
+    """Two written figures as a range, ``lo – hi``, wrapping only after the dash."""
+    return f"{lo}\u00a0– {hi}"
 
 
 def percent(p: float | None, lang: str, decimals: int = 0) -> str:

@@ -103,7 +103,7 @@ class _Fmt:
     def value_band(self, lo: float | None, hi: float | None, metric: str) -> str:
         if metric == "bookings":
             return self.band(lo, hi)
-        return f"{self.num(lo)} – {self.num(hi)}"
+        return F.span(self.num(lo), self.num(hi))
 
     def quarter(self, period: str) -> str:
         return F.quarter(period, self.lang)
@@ -608,7 +608,7 @@ def _wide(plan: PlanInputs, lab: dict[str, str], f: _Fmt) -> list[dict[str, str]
         out.append({"segment": str(r.segment),
                     "parameter": lab.get(str(r.parameter), str(r.parameter)),
                     "stage": "" if str(r.stage) in ("", "nan") else str(r.stage),
-                    "interval": f"{fm(r.q05)} – {fm(r.q95)}"})
+                    "interval": F.span(fm(r.q05), fm(r.q95))})
     return out
 
 
@@ -621,7 +621,7 @@ def _kpis(plan: PlanInputs, lab: dict[str, str], f: _Fmt) -> dict[str, Any]:
 
     def cell(r: Any, idx: Any) -> dict[str, Any]:
         fm = _parameter_format(r.parameter, f)
-        return {"mid": fm(r.q50), "interval": f"{fm(r.q05)} – {fm(r.q95)}",
+        return {"mid": fm(r.q50), "interval": F.span(fm(r.q05), fm(r.q95)),
                 "wide": idx in wide}
 
     rows = []
@@ -679,7 +679,7 @@ def _ppc(plan: PlanInputs, fit: Any, params: Any, f: _Fmt) -> list[dict[str, Any
             lo, hi = np.quantile(sims_x, [0.05, 0.95])
             show = f.money if is_money else f.num
             rows.append({"segment": seg, "what": key, "observed": show(observed),
-                         "band": f"{show(lo)} – {show(hi)}", "ok": bool(lo <= observed <= hi)})
+                         "band": F.span(show(lo), show(hi)), "ok": bool(lo <= observed <= hi)})
     return rows
 
 
@@ -788,7 +788,7 @@ def build_context(
         "title": lab["title"].format(fy=fy),
         "generated": lab["generated"].format(
             as_of=F.long_date(as_of, lang) if as_of else "–",
-            currency_name=get_currency_name(plan.currency, locale=F.LOCALES[lang]),
+            currency_name=get_currency_name(plan.currency, count=2, locale=F.LOCALES[lang]),
             seed=plan.plan.get("seed", plan.projection.attrs.get("seed", "–")),
             version=plan.plan.get("targetsim_version", __version__)),
         "headline": _headline(plan, f),

@@ -142,7 +142,7 @@ def render_track_html(result: TrackResult, lang: str = "en", currency: str = "US
             "target": val(r["target"], metric), "booked": val(r["booked_to_date"], metric),
             "done": F.percent(r["attainment_to_date"], lang), "plan": F.percent(pp, lang),
             "now": F.percent(r["probability_now"], lang),
-            "band": f"{val(r['p10'], metric)} – {val(r['p90'], metric)}",
+            "band": F.span(val(r["p10"], metric), val(r["p90"], metric)),
             "light": colour, "light_label": lab[colour],
         }
 
