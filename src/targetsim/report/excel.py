@@ -364,7 +364,8 @@ def _assumptions_sheet(ws: Worksheet, plan: PlanInputs, lab: dict[str, str], mon
     rows: list[tuple[str, Any, str | None]] = [
         (lab["a_fy"], F.fiscal_year(months[0], len(months), lang), None),
         (lab["a_asof"], F.long_date(meta["as_of"], lang) if meta.get("as_of") else "–", None),
-        (lab["a_currency"], get_currency_name(plan.currency, locale=F.LOCALES[lang]), None),
+        (lab["a_currency"], get_currency_name(plan.currency, count=2, locale=F.LOCALES[lang]),
+         None),
         (lab["a_scenario"], F.scenario_label(sc, lang), None),
         (lab["a_assumptions"], F.scenario_assumptions(saved.get(sc, {}), lang), None),
         (lab["a_p"], plan.probability, FMT_PROB),
