@@ -127,3 +127,25 @@ def test_a_demo_sized_report_prints_in_eight_pages(demo_like, browser) -> None:
         pages = print_pages(page)
         assert all(1 <= n <= MAX_PAGES for n in pages.values()), (lang, pages)
         page.close()
+
+
+@pytest.mark.slow
+def test_the_demo_report_prints_in_eight_pages(tmp_path: Path, browser) -> None:
+    """The bundled demo itself (small MCMC settings), French and English, with tiers."""
+    from targetsim.data import demo_data_path, load_funnel
+    from targetsim.plan import DEMO_SCENARIOS, run_plan
+
+    funnel = load_funnel(demo_data_path(), fmt="maven", segment_col="product")
+    fr = tmp_path / "fr"
+    run_plan(funnel, fr, scenarios=DEMO_SCENARIOS, tiers=(0.9, 0.6, 0.3), draws=200,
+             mcmc_draws=150, tune=150, chains=2, seed=0, lang="fr",
+             teams=demo_data_path() / "sales_teams.csv", progress=False)
+    en = tmp_path / "en"
+    shutil.copytree(fr, en)
+    write_report(en, lang="en", progress=False)
+    for lang, d in (("fr", fr), ("en", en)):
+        page = _open(browser, d / "report.html")
+        assert page.locator("#rep-table tbody tr").count() == 30
+        pages = print_pages(page)
+        assert all(1 <= n <= MAX_PAGES for n in pages.values()), (lang, pages)
+        page.close()
