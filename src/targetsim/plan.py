@@ -129,7 +129,7 @@ def solve_topdown(
     ``progress`` a bar counts the re-simulations (minutes on a large plan).
     """
     from targetsim.calibrate.levers import max_simulations, solve_levers
-    from targetsim.calibrate.topdown import company_probabilities
+    from targetsim.calibrate.topdown import company_probabilities, phrase
     from targetsim.progress import StepBar
 
     now = company_probabilities(projection, company_target)
@@ -160,7 +160,7 @@ def solve_topdown(
                 "scenario": sc.name, "company_target": float(company_target),
                 "attainment_probability": now[sc.name], "target_probability": probability,
                 "lever": "none", "value": 1.0, "achieved_probability": now[sc.name],
-                "change": "no change needed" if lang == "en" else "aucun changement nécessaire",
+                "change": phrase("none", lang),
             })
         for row in levers.get(sc.name, []):
             row["attainment_probability"] = now[sc.name]

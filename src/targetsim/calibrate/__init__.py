@@ -42,6 +42,7 @@ from targetsim.calibrate.targets import (
     target_at_probability,
 )
 from targetsim.calibrate.topdown import company_probabilities, topdown_frame
+from targetsim.calibrate.topdown import phrase as topdown_phrase
 from targetsim.io import atomic_path, write_text_atomic
 
 __all__ = [
@@ -171,7 +172,7 @@ def calibrate(
             {"scenario": s, "company_target": float(company_target),
              "attainment_probability": v, "target_probability": p, "lever": "none",
              "value": float("nan"), "achieved_probability": v,
-             "change": "levers not re-simulated"}
+             "change": topdown_phrase("not_simulated", lang)}
             for s, v in company_p.items()
         ]
         topdown = topdown_frame(rows)

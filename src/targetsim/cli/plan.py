@@ -149,15 +149,71 @@ def parse_tiers_opt(text: str | None) -> tuple[float, float, float] | None:
     return parse_tiers(text)
 
 
+#: Words of the console summary of plan / demo / calibrate, in each language.
+SUMMARY_WORDS = {
+    "en": {
+        "head": "Company FY bookings target at {p}",
+        "cols": ("scenario", "target", "probability", "p10–p90 band", "deals won",
+                 "last 12 months", "growth"),
+        "proposed": " (proposed)",
+        "segments": "Segment quotas ({scenario}; they add up to the company number)",
+        "seg_cols": ("segment", "quota", "probability", "last 12 months", "growth"),
+        "reps": "Rep quotas: {sumq} in all, {k} of the company number {company} "
+                "(--over-assignment); each rep reaches their quota with probability {q}; the "
+                "company number is reached with probability {pc}, the sum of quotas with "
+                "{psum}.",
+        "flags": "[yellow]warning:[/] {below} FY bookings quota(s) below the last 12 months' "
+                 "actual, {above} above 1.5× it:",
+        "flag": "  {name}: {quota} vs {actual} in the last 12 months ({growth}); driver: {driver}",
+        "company": "company",
+        "reps_flagged": "  {n} rep quota(s) flagged; drivers: {drivers}.",
+        "driver_help": "  The driver is the fitted quantity that departs most from last year "
+                       "(targets.csv: context_flag, context_driver; last_year.csv beside "
+                       "fit_summary.csv).",
+        "no_driver": "no single fitted quantity",
+        "board": "[bold]The board's number[/] {target} under {scenario}: probability {prob}; "
+                 "to reach {p}: {levers}",
+        "time": "time: {items}", "wrote": "wrote {n} files to {out}",
+    },
+    "fr": {
+        "head": "Objectif annuel de CA signé de l'entreprise à {p}",
+        "cols": ("scénario", "objectif", "probabilité", "fourchette p10–p90",
+                 "affaires gagnées", "12 derniers mois", "croissance"),
+        "proposed": " (proposé)",
+        "segments": "Quotas des segments ({scenario} ; ils s'additionnent jusqu'à l'objectif "
+                    "de l'entreprise)",
+        "seg_cols": ("segment", "quota", "probabilité", "12 derniers mois", "croissance"),
+        "reps": "Quotas des commerciaux : {sumq} au total, {k} de l'objectif de l'entreprise "
+                "{company} (--over-assignment) ; chaque commercial atteint son quota avec une "
+                "probabilité de {q} ; l'objectif de l'entreprise est atteint avec une "
+                "probabilité de {pc}, la somme des quotas de {psum}.",
+        "flags": "[yellow]attention :[/] {below} quota(s) annuel(s) de CA signé sous le réalisé "
+                 "des 12 derniers mois, {above} au-dessus de 1,5 fois :",
+        "flag": "  {name} : {quota} contre {actual} sur les 12 derniers mois ({growth}) ; "
+                "cause : {driver}",
+        "company": "entreprise",
+        "reps_flagged": "  {n} quota(s) de commerciaux signalé(s) ; causes : {drivers}.",
+        "driver_help": "  La cause est la grandeur ajustée qui s'écarte le plus de l'an dernier "
+                       "(targets.csv : context_flag, context_driver ; last_year.csv à côté de "
+                       "fit_summary.csv).",
+        "no_driver": "aucune grandeur ajustée en particulier",
+        "board": "[bold]L'objectif de la direction[/] {target} dans le scénario {scenario} : "
+                 "probabilité {prob} ; pour atteindre {p} : {levers}",
+        "time": "durée : {items}", "wrote": "{n} fichiers écrits dans {out}",
+    },
+}
+
+
 def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
-    """Console summary: the company number per scenario beside last year, segment quotas,
-    reps' rule, flags against last year, the board's number."""
+    """Console summary in the plan's language: the company number per scenario beside last
+    year, segment quotas, reps' rule, flags against last year, the board's number."""
     from targetsim import formatting as fmt
     from targetsim.calibrate.objectives import quota_of
     from targetsim.safe_text import escape_console as esc
 
     cal = result.calibration
     lang = result.metadata.get("lang", "en")
+    w = SUMMARY_WORDS[fmt.check_lang(lang)]
     cur = fmt.check_currency(result.metadata.get("currency", "USD"))
     t = cal.targets
     has_ly = "last_year_actual" in t
@@ -165,18 +221,19 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
     def money(v: float) -> str:
         return fmt.money_compact(v, lang, cur)
 
+    def scenario(name: str) -> str:
+        return esc(fmt.scenario_label(name, lang))
+
     fy = t.loc[t["period"].eq("FY") & t["metric"].eq("bookings")]
-    head = Table(title=f"Company FY bookings at {fmt.percent(cal.probability, lang)}")
-    cols = ["scenario", "target", "probability", "p10–p90 band", "deals won"]
-    if has_ly:
-        cols += ["last 12 months", "growth"]
-    for col in cols:
-        head.add_column(col, justify="left" if col == "scenario" else "right")
+    head = Table(title=w["head"].format(p=fmt.percent(cal.probability, lang)))
+    cols = list(w["cols"] if has_ly else w["cols"][:5])
+    for i, col in enumerate(cols):
+        head.add_column(col, justify="left" if i == 0 else "right")
     for _, r in fy.loc[fy["level"].eq("total")].iterrows():
         deals = t.loc[t["level"].eq("total") & t["period"].eq("FY") & t["metric"].eq("deals_won")
                       & t["scenario"].eq(r["scenario"])]["target"]
-        mark = " (proposed)" if r["scenario"] == cal.reference else ""
-        row = [esc(fmt.scenario_label(r["scenario"], lang)) + mark, money(r["target"]),
+        mark = w["proposed"] if r["scenario"] == cal.reference else ""
+        row = [scenario(r["scenario"]) + mark, money(r["target"]),
                fmt.percent(r["attainment_probability"], lang),
                fmt.money_range(r["p10"], r["p90"], lang, cur),
                fmt.number(deals.iloc[0], lang) if len(deals) else ""]
@@ -185,11 +242,10 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
         head.add_row(*row)
     console.print(head)
     seg = fy.loc[fy["level"].eq("segment") & fy["scenario"].eq(cal.reference)]
-    table = Table(title=f"Segment quotas ({esc(fmt.scenario_label(cal.reference, lang))}; "
-                        "they add up to the company number)")
-    for col in ["segment", "quota", "probability"] + (["last 12 months", "growth"]
-                                                      if has_ly else []):
-        table.add_column(col, justify="left" if col == "segment" else "right")
+    table = Table(title=w["segments"].format(scenario=scenario(cal.reference)))
+    seg_cols = list(w["seg_cols"] if has_ly else w["seg_cols"][:3])
+    for i, col in enumerate(seg_cols):
+        table.add_column(col, justify="left" if i == 0 else "right")
     for _, r in seg.iterrows():
         q, qp = quota_of(r)
         row = [esc(r["name"]), money(q), fmt.percent(qp, lang)]
@@ -200,75 +256,61 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
     for a in cal.allocation_summary:
         if a.scenario != cal.reference or a.level != "owner":
             continue
-        console.print(
-            f"Rep quotas: {money(a.sum_of_quotas)} in all, "
-            f"{fmt.percent(a.over_assignment, lang)} of the company number "
-            f"{money(a.company_target)} (--over-assignment); each rep reaches their quota "
-            f"with probability {fmt.percent(a.common_probability, lang)}; the company number "
-            f"is reached with probability {fmt.percent(a.p_company_number, lang)}, the sum of "
-            f"quotas with {fmt.percent(a.p_sum_of_quotas, lang)}.",
-            highlight=False,
-        )
+        console.print(w["reps"].format(
+            sumq=money(a.sum_of_quotas), k=fmt.percent(a.over_assignment, lang),
+            company=money(a.company_target), q=fmt.percent(a.common_probability, lang),
+            pc=fmt.percent(a.p_company_number, lang), psum=fmt.percent(a.p_sum_of_quotas, lang)),
+            highlight=False)
     if has_ly:
         _print_flags(t, cal.reference, lang, cur, console)
     if cal.topdown is not None:
         for s, grp in cal.topdown.groupby("scenario", sort=False):
-            console.print(
-                f"[bold]board's number[/] {money(float(grp['company_target'].iloc[0]))} under "
-                f"{esc(s)}: probability "
-                f"{fmt.percent(float(grp['attainment_probability'].iloc[0]), lang)}; to reach "
-                f"{fmt.percent(cal.probability, lang)}: "
-                + " | ".join(esc(c) for c in grp["change"]),
-                highlight=False,
-            )
+            console.print(w["board"].format(
+                target=money(float(grp["company_target"].iloc[0])), scenario=scenario(s),
+                prob=fmt.percent(float(grp["attainment_probability"].iloc[0]), lang),
+                p=fmt.percent(cal.probability, lang),
+                levers=" | ".join(esc(c) for c in grp["change"])), highlight=False)
     tm = result.timings
     if tm:
-        console.print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in tm.items()),
-                      highlight=False)
-    console.print(f"wrote {len(result.files)} files to {esc(result.out_dir)}", highlight=False)
-
-
-#: Fitted quantities in words, for the flags against last year.
-DRIVER_WORDS = {
-    "arrivals_per_month": "new opportunities a month",
-    "win_rate": "win rate (wins per new opportunity)",
-    "deal_size_median": "deal size",
-    "cycle_days_median": "sales cycle",
-}
+        console.print(w["time"].format(items=", ".join(
+            f"{k} {fmt.number(v, lang, 1)} s" for k, v in tm.items())), highlight=False)
+    console.print(w["wrote"].format(n=len(result.files), out=esc(result.out_dir)),
+                  highlight=False)
 
 
 def _print_flags(t, reference: str, lang: str, cur: str,  # noqa: ANN001 - DataFrame
                  console: Console) -> None:
-    """Targets below last year or above 1.5x it, with the fitted quantity that drives them."""
+    """Quotas below last year or above 1.5x it, with the fitted quantity that drives them."""
     from targetsim import formatting as fmt
     from targetsim.calibrate.objectives import quota_of
+    from targetsim.report.i18n import labels
     from targetsim.safe_text import escape_console as esc
 
+    w = SUMMARY_WORDS[lang]
+    lab = labels(lang)
     sel = t.loc[t["scenario"].eq(reference) & t["period"].eq("FY") & t["metric"].eq("bookings")
                 & t["context_flag"].fillna("").ne("")]
     if sel.empty:
         return
+
+    def driver(code: object) -> str:
+        return lab.get(f"driver_{code}", w["no_driver"]) if code else w["no_driver"]
+
     below = sel.loc[sel["context_flag"].eq("below_last_year")]
     above = sel.loc[sel["context_flag"].eq("above_last_year")]
-    console.print(f"[yellow]warning:[/] {len(below)} FY bookings target(s) below last 12 "
-                  f"months' actual, {len(above)} above 1.5x it:", highlight=False)
-    shown = sel.loc[sel["level"].ne("owner")]
-    for _, r in shown.iterrows():
-        q = quota_of(r)[0]
-        driver = DRIVER_WORDS.get(str(r["context_driver"]), "no single fitted quantity")
-        name = "company" if r["level"] == "total" else esc(r["name"])
-        console.print(
-            f"  {name}: {fmt.money_compact(q, lang, cur)} vs "
-            f"{fmt.money_compact(r['last_year_actual'], lang, cur)} last 12 months "
-            f"({fmt.growth(r['implied_growth'], lang)}); driven by the fitted {driver} "
-            f"({r['context_driver'] or 'none'}, see last_year.csv and fit_summary.csv).",
+    console.print(w["flags"].format(below=len(below), above=len(above)), highlight=False)
+    for _, r in sel.loc[sel["level"].ne("owner")].iterrows():
+        console.print(w["flag"].format(
+            name=w["company"] if r["level"] == "total" else esc(r["name"]),
+            quota=fmt.money_compact(quota_of(r)[0], lang, cur),
+            actual=fmt.money_compact(r["last_year_actual"], lang, cur),
+            growth=fmt.growth(r["implied_growth"], lang), driver=driver(r["context_driver"])),
             highlight=False)
-    n_owner = int(sel["level"].eq("owner").sum())
-    if n_owner:
-        drivers = sel.loc[sel["level"].eq("owner"), "context_driver"].value_counts()
-        console.print(f"  {n_owner} rep quota(s) flagged; drivers: "
-                      + ", ".join(f"{k or 'none'} {v}" for k, v in drivers.items())
-                      + " (targets.csv columns context_flag, context_driver).", highlight=False)
+    owners = sel.loc[sel["level"].eq("owner"), "context_driver"].fillna("")
+    if len(owners):
+        console.print(w["reps_flagged"].format(n=len(owners), drivers=", ".join(
+            f"{driver(k)} ({v})" for k, v in owners.value_counts().items())), highlight=False)
+    console.print(w["driver_help"], highlight=False)
 
 
 def _finish(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
