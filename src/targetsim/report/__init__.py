@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
 from targetsim.io import write_text_atomic
+from targetsim.progress import StepBar
 from targetsim.report.i18n import labels
 
 __all__ = ["write_report"]
@@ -60,30 +58,27 @@ def write_report(
     out = Path(out_dir)
     steps = ("read plan", "read fit", "build report", "write report.html", "write targets.xlsx",
              "write objectives.md")
-    with Progress(
-        TextColumn("report: {task.description}"), BarColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True, disable=not progress,
-    ) as bar:
-        task = bar.add_task(steps[0], total=len(steps))
+    with StepBar("report", len(steps), enabled=progress) as bar:
+        bar.describe(steps[0])
         plan = load_plan(out)
-        bar.update(task, advance=1, description=steps[1])
+        bar.step(steps[1])
         fit, note = load_fit(out / "fit.nc")
         if note is not None and (out / "fit.nc").exists():
             # Said on the console, not in the report: the page is for the meeting.
             bar.console.print(f"warning: {out / 'fit.nc'} could not be read ({note}); the "
                               "report leaves out the reps' records and the check of last "
                               "year.", markup=False, highlight=False, soft_wrap=True)
-        bar.update(task, advance=1, description=steps[2])
+        bar.step(steps[2])
         context = build_context(plan, lang=lang, fit=fit)
-        bar.update(task, advance=1, description=steps[3])
+        bar.step(steps[3])
         html_path = write_text_atomic(out / "report.html", render_html(context))
-        bar.update(task, advance=1, description=steps[4])
+        bar.step(steps[4])
         xlsx_path = write_quota_workbook(out / "targets.xlsx", plan, lang=lang)
-        bar.update(task, advance=1, description=steps[5])
+        bar.step(steps[5])
         paths = [html_path, xlsx_path]
         # objectives.md follows the report's language, like every other output.
         text = objectives_text(plan, lang)
         if text is not None and plan.optional.get("indicators") is not None:
             paths.append(write_text_atomic(out / "objectives.md", text))
-        bar.update(task, advance=1)
+        bar.step()
     return paths
