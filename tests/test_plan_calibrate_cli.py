@@ -55,8 +55,12 @@ def test_calibrate_writes_the_files_and_summary(capsys, plan_dir) -> None:
 
 def test_calibrate_french_objectives(capsys, plan_dir) -> None:
     d, _ = plan_dir
-    code, _, err = run(capsys, "calibrate", d, "--lang", "fr", "--currency", "€")
+    code, out, err = run(capsys, "calibrate", d, "--lang", "fr", "--currency", "€")
     assert code == 0, err
+    # The console speaks the plan's language too.
+    assert "Objectif annuel de CA signé de l'entreprise à 60\u00a0%" in out
+    assert "Référence" in out and "(proposé)" in out and "fichiers écrits dans" in out
+    assert "Company" not in out and "wrote" not in out
     text = (d / "objectives.md").read_text(encoding="utf-8")
     assert "Atteindre" in text and ("\u00a0M\u00a0€" in text or "\u00a0k\u00a0€" in text)
 

@@ -228,7 +228,7 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
     head = Table(title=w["head"].format(p=fmt.percent(cal.probability, lang)))
     cols = list(w["cols"] if has_ly else w["cols"][:5])
     for i, col in enumerate(cols):
-        head.add_column(col, justify="left" if i == 0 else "right")
+        head.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
     for _, r in fy.loc[fy["level"].eq("total")].iterrows():
         deals = t.loc[t["level"].eq("total") & t["period"].eq("FY") & t["metric"].eq("deals_won")
                       & t["scenario"].eq(r["scenario"])]["target"]
@@ -245,7 +245,7 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
     table = Table(title=w["segments"].format(scenario=scenario(cal.reference)))
     seg_cols = list(w["seg_cols"] if has_ly else w["seg_cols"][:3])
     for i, col in enumerate(seg_cols):
-        table.add_column(col, justify="left" if i == 0 else "right")
+        table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
     for _, r in seg.iterrows():
         q, qp = quota_of(r)
         row = [esc(r["name"]), money(q), fmt.percent(qp, lang)]
