@@ -137,6 +137,14 @@ def test_quota_sheet(plan: Path, tmp_path: Path) -> None:
     assert str(ws.cell(rows["Total"], 6).value).startswith("=SUM(F2:F")
     assert ws.page_setup.orientation == "landscape" and ws.print_title_rows in ("1:1", "$1:$1")
     assert ws.sheet_properties.pageSetUpPr.fitToPage
+    # The long table in words too: periods, and the fitted quantity behind a flag.
+    long = wb["Tous les objectifs"]
+    head = [c.value for c in long[1]]
+    periods = {long.cell(r, head.index("Période") + 1).value for r in range(2, long.max_row + 1)}
+    assert periods == {"Année", "T1 2027", "T2 2027", "T3 2027", "T4 2027"}
+    drivers = {long.cell(r, head.index("Grandeur ajustée en cause") + 1).value
+               for r in range(2, long.max_row + 1)} - {None, ""}
+    assert drivers and not any("_" in d for d in drivers), drivers
 
 
 def test_french_is_french(plan: Path, tmp_path: Path) -> None:

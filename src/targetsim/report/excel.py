@@ -405,6 +405,9 @@ def _assumptions_sheet(ws: Worksheet, plan: PlanInputs, lab: dict[str, str], mon
 def _long_sheet(ws: Worksheet, df: pd.DataFrame, lab: dict[str, str], money: str,
                 lang: str) -> None:
     """Every row of targets.csv (all scenarios, levels, periods), in the reader's words."""
+    from targetsim.report.i18n import labels
+
+    rl = labels(lang)
     cols = [("scenario", "scenario"), ("level", "level"), ("name", "name"),
             ("period", "period"), ("metric", "metric"), ("target", "target_at_p"),
             ("attainment_probability", "p_target"), ("p10", "p10"), ("p50", "p50"),
@@ -434,11 +437,11 @@ def _long_sheet(ws: Worksheet, df: pd.DataFrame, lab: dict[str, str], money: str
             elif c == "metric":
                 v = lab.get(str(v), v)
             elif c == "period":
-                v = F.quarter(str(v), lang) if v != "FY" else lab["fy"].split()[0]
+                v = F.quarter(str(v), lang) if v != "FY" else rl["FY"]
             elif c == "context_flag":
                 v = lab.get(str(v), "") if isinstance(v, str) and v else ""
-            elif c == "context_driver" and not isinstance(v, str):
-                v = ""
+            elif c == "context_driver":
+                v = rl.get(f"driver_{v}", str(v)) if isinstance(v, str) and v else ""
             elif c == "name" and rec["level"] == "total":
                 v = lab["total"]
             _put(ws, i, col, v, fm)
