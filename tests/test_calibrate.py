@@ -170,7 +170,8 @@ def test_calibration_files_are_identical_for_the_same_cube(tmp_path) -> None:
                  "stress.csv", "topdown.csv", "objectives.md"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
     back = pd.read_csv(tmp_path / "a" / "targets.csv")
-    assert list(back.columns) == TARGET_COLUMNS
+    # The contract's columns first; the quota plan's appended after them.
+    assert list(back.columns) == TARGET_COLUMNS + ["quota", "quota_probability"]
     assert not list(tmp_path.glob("a/.*.tmp"))
 
 

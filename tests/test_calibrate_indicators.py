@@ -71,7 +71,11 @@ def test_company_probabilities_and_phrases() -> None:
     assert probs["baseline"] > probs["tension"]
     with pytest.raises(ConfigError, match="--company-target"):
         company_probabilities(ds, -1.0)
-    assert describe_change("lead_volume", LeverResult(1.18, 0.6, 5)) == "+18 % leads"
+    assert describe_change("lead_volume", LeverResult(1.18, 0.6, 5)) == "+18% leads"
+    assert describe_change("lead_volume", LeverResult(1.18, 0.6, 5), lang="fr") == \
+        "+18\u00a0% de leads"
+    assert describe_change("win_rate", LeverResult(1.2, 0.6, 5), base_win_rate=0.3,
+                           lang="fr") == "+6,0 points de taux de transformation (x1,20)"
     assert describe_change("win_rate", LeverResult(1.2, 0.6, 5), base_win_rate=0.3) == (
         "+6.0 points of win rate (x1.20)")
     assert describe_change("hires", LeverResult(2.0, 0.6, 5), hire_month="2027-03") == (

@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 
 from targetsim.calibrate import target_at_probability
-from targetsim.calibrate.levers import add_hires, scale_multiplier, solve_levers
+from targetsim.calibrate.levers import (
+    add_hires,
+    max_simulations,
+    scale_multiplier,
+    solve_levers,
+)
 from targetsim.calibrate.targets import outcome
 from targetsim.model.params import FunnelParams
 from targetsim.simulate import Scenario, load_scenario, simulate
@@ -52,7 +57,12 @@ def test_levers_are_the_smallest_changes_that_reach_the_probability() -> None:
     # lose that draw to a different floating-point summation order.
     fy = outcome(ds, "total", "bookings", "FY").samples("baseline", "total")
     x = target_at_probability(fy, 0.2)  # reached 20 % of the time today
-    rows = {r["lever"]: r for r in solve_levers(params, None, base, x, 0.6, random_seed=4)}
+    calls: list[str] = []
+    rows = {r["lever"]: r for r in solve_levers(params, None, base, x, 0.6, random_seed=4,
+                                                on_simulation=calls.append)}
+    # The progress bar's budget bounds the re-simulations, and each is reported with its lever.
+    assert 3 <= len(calls) <= max_simulations(base)
+    assert calls[0] == "now" and set(calls[1:]) == {"lead_volume", "win_rate"}
     assert rows["lead_volume"]["attainment_probability"] == pytest.approx(np.mean(fy >= x))
     for lever in ("lead_volume", "win_rate"):
         m = rows[lever]["value"]

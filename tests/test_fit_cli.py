@@ -45,7 +45,7 @@ def test_fit_writes_outputs_and_flags_non_convergence(crm_csv, tmp_path, mocked_
     out = tmp_path / "out"
     code = _run(
         [
-            "fit", str(crm_csv), "--out", str(out), "--sampler", "pymc", "--draws", "20",
+            "fit", str(crm_csv), "--out", str(out), "--sampler", "pymc", "--mcmc-draws", "20",
             "--tune", "5", "--seed", "3", "--quiet",
         ]
     )

@@ -57,7 +57,12 @@ def test_plan_writes_every_output(planned) -> None:
     for name in (*PLAN_FILES, "tiers.csv", "topdown.csv"):
         assert (out / name).exists(), name
     targets = pd.read_csv(out / "targets.csv")
-    assert list(targets.columns) == TARGET_COLUMNS
+    # The contract's columns, then the quota plan's and last year's (DESIGN.md: extensions
+    # come after the contract's columns).
+    from targetsim.calibrate.context import CONTEXT_COLUMNS
+
+    assert list(targets.columns) == TARGET_COLUMNS + ["quota", "quota_probability",
+                                                      *CONTEXT_COLUMNS]
     assert set(targets["scenario"]) == {"baseline", "tension"}
     assert set(targets["level"]) == {"total", "segment", "owner"}
     assert (targets["attainment_probability"] >= 0.6).all()

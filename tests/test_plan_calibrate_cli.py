@@ -42,22 +42,27 @@ def test_calibrate_writes_the_files_and_summary(capsys, plan_dir) -> None:
                  "stress.csv", "topdown.csv", "objectives.md"):
         assert (d / name).exists(), name
     targets = pd.read_csv(d / "targets.csv")
-    assert list(targets.columns) == TARGET_COLUMNS
+    assert list(targets.columns[:len(TARGET_COLUMNS)]) == TARGET_COLUMNS
     fy = ds["bookings"].sum(["segment", "month"]).sel(scenario="baseline").values
     row = targets.query("scenario == 'baseline' and level == 'total' and period == 'FY' "
                         "and metric == 'bookings'").iloc[0]
     assert row["attainment_probability"] == pytest.approx(np.mean(fy >= row["target"]))
     topdown = pd.read_csv(d / "topdown.csv")
     assert topdown["attainment_probability"].iloc[0] == pytest.approx(np.mean(fy >= 2.5e6))
-    assert "Company FY bookings target" in out and "tension" in out
+    assert "Company FY bookings target at 60%" in out and "Tension" in out
+    assert "The board's number $2.5M under Baseline: probability" in out
 
 
 def test_calibrate_french_objectives(capsys, plan_dir) -> None:
     d, _ = plan_dir
-    code, _, err = run(capsys, "calibrate", d, "--lang", "fr", "--currency", "€")
+    code, out, err = run(capsys, "calibrate", d, "--lang", "fr", "--currency", "€")
     assert code == 0, err
+    # The console speaks the plan's language too.
+    assert "Objectif annuel de CA signé de l'entreprise à 60\u00a0%" in out
+    assert "Référence" in out and "(proposé)" in out and "fichiers écrits dans" in out
+    assert "Company" not in out and "wrote" not in out
     text = (d / "objectives.md").read_text(encoding="utf-8")
-    assert "Atteindre" in text and ("M€" in text or "k€" in text)
+    assert "Atteindre" in text and ("\u00a0M\u00a0€" in text or "\u00a0k\u00a0€" in text)
 
 
 @pytest.mark.parametrize(

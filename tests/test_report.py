@@ -16,6 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from targetsim import formatting as F
 from targetsim.errors import ConfigError, DataError
 from targetsim.model.params import FunnelParams
 from targetsim.report import figures, write_report
@@ -158,8 +159,9 @@ def test_languages_have_the_same_labels():
     assert fmt_number(1234567.891, "en", 2) == "1,234,567.89"
     assert fmt_number(1234567.891, "fr", 2) == "1\u202f234\u202f567,89"
     assert fmt_number(-1234.0, "en") == "-1,234"
-    assert fmt_compact(1_250_000, "fr") == "1,2 M"
-    assert fmt_pct(0.6, "en") == "60%" and fmt_pct(0.6, "fr") == "60\u202f%"
+    assert fmt_compact(1_250_000, "fr") == "1,25\u00a0M"  # Babel: three significant figures
+    assert fmt_compact(1_250_000, "en") == "1.25M"
+    assert fmt_pct(0.6, "en") == "60%" and fmt_pct(0.6, "fr") == "60\u00a0%"
     assert fmt_number(float("nan"), "en") == "–"
 
 
@@ -182,8 +184,9 @@ def test_chart_title_is_escaped():
 
 
 def test_report_html_escapes_data_and_embeds_everything(plan_dir: Path):
-    html_path, xlsx_path = write_report(plan_dir, lang="en", progress=False)
+    html_path, xlsx_path, md_path = write_report(plan_dir, lang="en", progress=False)
     assert html_path.name == "report.html" and xlsx_path.name == "targets.xlsx"
+    assert md_path.name == "objectives.md"
     html = html_path.read_text(encoding="utf-8")
     # Only our two <script> elements; the malicious name appears only escaped.
     assert len(re.findall(r"<script\b", html)) == 2
@@ -196,32 +199,51 @@ def test_report_html_escapes_data_and_embeds_everything(plan_dir: Path):
     for section in ("headline", "charts", "targets", "scenarios", "owners", "kpis",
                     "evidence", "objectives"):
         assert f'id="{section}"' in html
-    assert "Under tension:" in html
-    assert "deal_size_median" in html.split('id="wide-list"')[1]  # the wide interval
+    assert "Tension: 0 targets hold" in html.split('id="stress-table"')[0]
+    # The wide interval in words and in its unit, never a raw parameter name.
+    assert "Median deal: $4,000\u00a0– $25K" in html.split('id="wide-list"')[1]
+    for raw in ("win_rate", "deal_size_median", "stall_rate", "attainment_probability",
+                "common_probability", "booked_to_date"):
+        assert raw not in html, raw
     assert html.count('<svg class="fan"') == len(("baseline", "tension")) + len(SEGMENTS)
     for owner in OWNERS:
-        assert f"{owner.replace('&', '&amp;')} (" in html
-    # Headline number: the total FY bookings target of baseline.
+        assert f"{owner.replace('&', '&amp;')}: quota $" in html
+    # Headline: the total FY bookings target of each scenario, in money, proposed one marked.
     t = pd.read_csv(plan_dir / "targets.csv", keep_default_na=False)
-    total = t[(t.scenario == "baseline") & (t.level == "total") & (t.period == "FY")
-              & (t.metric == "bookings")].target.iloc[0]
-    assert fmt_compact(total, "en") in html.split('id="charts"')[0]
+    head = html.split('id="charts"')[0]
+    for sc in ("baseline", "tension"):
+        total = t[(t.scenario == sc) & (t.level == "total") & (t.period == "FY")
+                  & (t.metric == "bookings")].target.iloc[0]
+        assert f'<div class="big" title="{F.money(total, "en")}">' \
+               f'{F.money_compact(total, "en")}</div>' in head
+    assert head.count('class="card proposed"') == 1 and "Baseline</strong><span" in head
 
 
 def test_report_in_french(tmp_path: Path):
     d = make_plan_dir(tmp_path / "plan")
     html = write_report(d, lang="fr", progress=False)[0].read_text(encoding="utf-8")
     assert '<html lang="fr">' in html
-    assert "Objectifs commerciaux" in html and "Comparaison des scénarios" in html
-    assert "60\u202f%" in html
+    assert "Objectifs commerciaux exercice 2027" in html
+    assert "Quels objectifs tiennent dans chaque scénario" in html
+    assert "Probabilité <strong>60\u00a0%</strong>" in html
+    assert "Référence" in html and "Baseline" not in html
 
 
-def test_report_without_optional_files_says_what_is_missing(tmp_path: Path):
+def test_report_without_optional_files_leaves_their_sections_out(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    """No note about missing files in a page made for the meeting: the sections go."""
     d = make_plan_dir(tmp_path / "plan", optional=False)
     html = write_report(d, progress=False)[0].read_text(encoding="utf-8")
-    for name in ("stress.csv", "indicators.csv", "tiers.csv", "objectives.md"):
-        assert f"{name} is not in the plan directory" in html
-    assert "fit.nc not found" in html
+    for present in ('id="headline"', 'id="targets"', 'id="kpis"', 'id="evidence"'):
+        assert present in html
+    for absent in ('id="scenarios"', 'id="tiers"', 'id="indicators-table"', 'id="ppc-table"',
+                   "not in the plan directory", "not found", ".csv", "fit.nc"):
+        assert absent not in html, absent
+    assert "fit.nc" not in capsys.readouterr().err  # no fit at all is not a problem
+    # A fit file that cannot be read is said, on the console.
+    (d / "fit.nc").write_bytes(b"not a netcdf file")
+    write_report(d, progress=False)
+    assert "fit.nc could not be read" in capsys.readouterr().err
 
 
 def test_missing_or_broken_contract_files_are_data_errors(tmp_path: Path):
@@ -300,17 +322,24 @@ def test_owner_justification_and_predictive_check_from_a_fit(plan_dir: Path):
     plan = load_plan(plan_dir)
     ctx = build_context(plan, lang="en", fit=_fake_fit())
     owners = {o["owner"]: " ".join(o["paragraphs"]) for o in ctx["owners"]}
+    cards = {o["owner"]: o for o in ctx["owners"]}
     _, lo, hi = figures.win_rate_interval(12, 18)
     ann = owners["Ann"]
-    assert "Ann (Enterprise)" in ann
-    assert f"12 won and 18 lost; win rate 40% (90 % interval {fmt_pct(lo, 'en')}–" in ann
-    assert f"{fmt_pct(hi, 'en')}) against 30% for the segment" in ann
-    assert "3 deals worth 3,000 (median age 20 days)" in ann
+    assert cards["Ann"]["segments"] == "Enterprise"
+    assert cards["Ann"]["summary"].startswith("Ann: quota $")
+    assert "last 12 months" not in cards["Ann"]["summary"]  # the fixture has no actuals
+    assert (f"Record: 12 won and 18 lost, a win rate of 40% (90 % interval "
+            f"{fmt_pct(lo, 'en')}–{fmt_pct(hi, 'en')}) against 30% for the same products; "
+            f"median won deal $12K.") in ann
+    assert "Median time to win: 55 days." in ann
+    assert "Open pipeline today: 3 deals worth $3,000." in ann
     new = np.median(make_projection()["new_opportunities"].sel(
         scenario="baseline", segment="Enterprise").sum("month").values)
-    assert f"about {fmt_number(new, 'en')} new opportunities" in ann
-    assert "No capacity limit" in ann
-    assert "No open deals today" in owners["Bob & Co"]
+    assert f"from the open pipeline and about {fmt_number(new, 'en')} new opportunities" in ann
+    # What every rep shares is said once, not in every card.
+    assert "No capacity limit" in ctx["shared_note"] and "capacity" not in ann
+    bob = owners["Bob & Co"]
+    assert "No open deals today" in bob and "open pipeline and" not in bob
     verdicts = {(r["segment"], r["what"]): r["ok"] for r in ctx["ppc"]}
     assert verdicts == {("Enterprise", "bookings_12m"): True,
                         (MALICIOUS, "bookings_12m"): False}

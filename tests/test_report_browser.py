@@ -30,8 +30,7 @@ if not Path(CHROMIUM).exists():
 @pytest.fixture(scope="module")
 def report_html(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = make_plan_dir(tmp_path_factory.mktemp("plan"))
-    html, _ = write_report(d, lang="en", progress=False)
-    return html
+    return write_report(d, lang="en", progress=False)[0]
 
 
 def _targets(page) -> list[str]:
@@ -81,8 +80,9 @@ def test_report_renders_in_chromium(report_html: Path) -> None:
         at30 = _targets(page)
         assert at90 != at60 != at30
 
-        def num(s: str) -> float:
-            return float(s.replace(",", ""))
+        def num(s: str) -> float:  # "$1.42M", "$600K", "$4,321"
+            scale = {"K": 1e3, "M": 1e6, "B": 1e9}.get(s[-1], 1.0)
+            return float(s.lstrip("$").rstrip("KMB").replace(",", "")) * scale
 
         assert all(num(a) <= num(b) <= num(c) for a, b, c in zip(at90, at60, at30, strict=True))
         assert any(num(a) < num(c) for a, c in zip(at90, at30, strict=True))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import unescape
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -60,7 +62,8 @@ def test_track_files_and_escaped_html(tmp_path):
     table = track_targets(params, targets, opps, horizon_start="2027-01-01",
                           horizon_months=12, random_seed=1)
     warns = warnings_frame(early_warnings(params, opps, horizon_start="2027-01-01"))
-    warns.loc[0, "evidence"] = "<script>alert(1)</script>"
+    warns.loc[0, "segment"] = "<script>alert(1)</script>"  # a name from the data
+    warns.loc[0, "triggered"] = True
     res = TrackResult(table, warns, pd.Timestamp("2027-03-31"), pd.Timestamp("2026-12-31"),
                       ("a note & more",))
     files = write_track(res, tmp_path, html=True)
@@ -71,3 +74,43 @@ def test_track_files_and_escaped_html(tmp_path):
     html = render_track_html(res)
     assert "<script>" not in html and "&lt;script&gt;" in html and "a note &amp; more" in html
     assert not list(tmp_path.glob(".*.tmp"))
+    # Warnings first, in words, with the check's numbers; one row per target with a light.
+    assert html.index('id="warnings"') < html.index('id="track-table"')
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;: Fewer wins than the plan expects." in html
+    obs = int(warns.loc[0, "observed"])
+    assert f"{obs} deals won among those open at the plan date" in html
+    assert html.count('<span class="light ') == 2 + 3  # two targets, the legend's three
+
+
+def test_track_html_in_french(tmp_path):
+    """Every word of track.html in French, numbers and dates through Babel."""
+    table = pd.DataFrame([
+        ("baseline", "total", "total", "FY", "bookings", 7_510_000.0, "2027-01-01",
+         "2027-12-31", "in progress", 1_234_567.0, 0.164, 6_275_433.0, 0.6, 0.58,
+         6.4e6, 7.6e6, 9.1e6),
+        ("baseline", "owner", "Anna Snelling", "2027-Q2", "bookings", 64_300.0,
+         "2027-04-01", "2027-06-30", "not started", 0.0, 0.0, 64_300.0, 0.55, 0.2,
+         3e4, 5e4, 8e4),
+    ], columns=["scenario", "level", "name", "period", "metric", "target", "period_start",
+                "period_end", "status", "booked_to_date", "attainment_to_date", "gap",
+                "plan_probability", "probability_now", "p10", "p50", "p90"])
+    warns = pd.DataFrame([("inflow", "GTX Pro", True, 812.0, 1020.0, 955.0, 0.001, "x")],
+                         columns=["check", "segment", "triggered", "observed", "expected",
+                                  "threshold", "tail_probability", "evidence"])
+    res = TrackResult(table, warns, pd.Timestamp("2027-03-31"), pd.Timestamp("2026-12-31"),
+                      ("tracking as of 2027-03-31 ...",),
+                      (("month_end", {"as_of": "2027-03-31", "export": "2027-04-12"}),))
+    html = unescape(render_track_html(res, "fr", "EUR"))
+    assert '<html lang="fr">' in html and "<h1>Suivi au 31 mars 2027</h1>" in html
+    assert "Suivi au 31 mars 2027, dernier mois complet avant la date de l'export " \
+           "(12 avril 2027)" in html
+    assert "GTX Pro : Moins de nouvelles opportunités que les objectifs n'en demandent." in html
+    assert ("812 nouvelles opportunités depuis le début de l'année contre 1\u202f020 "
+            "attendues à ce jour") in html
+    assert "Entreprise · CA signé" in html and "7,51\u00a0M\u00a0€" in html
+    assert "1\u202f234\u202f567" not in html and "1,23\u00a0M\u00a0€" in html
+    assert "Commerciaux (1 quotas ; 1 probablement manqués)" in html and "T2 2027" in html
+    assert "58\u00a0%" in html and "Année" in html
+    for english in ("Tracking", "Early warning", "Company", "Full year", "Target", "Booked",
+                    "on track", "likely missed", "bookings", "Reps"):
+        assert english not in html, english

@@ -48,7 +48,9 @@ def test_healthy_continuation_raises_no_warning(plan):
     res = track_plan(d, healthy, params=PLAN_PARAMS, random_seed=3)
     targets = pd.read_csv(d / "targets.csv")
     assert len(res.table) == len(targets)
-    np.testing.assert_allclose(res.table["plan_probability"], targets["attainment_probability"])
+    # Track follows the number handed out: the quota and its probability.
+    np.testing.assert_allclose(res.table["target"], targets["quota"])
+    np.testing.assert_allclose(res.table["plan_probability"], targets["quota_probability"])
     w = res.warnings
     assert set(w["check"]) == {"conversion", "cycle_length", "inflow", "coverage"}
     assert len(w) == 8  # 4 checks x 2 segments
@@ -79,3 +81,27 @@ def test_win_rate_drop_after_the_plan_is_caught_and_lowers_the_probability(plan)
         res.table["metric"] == "bookings")
     assert res.table.loc[fy, "probability_now"].iloc[0] < ok.loc[fy, "probability_now"].iloc[0]
     assert res.table.loc[fy, "probability_now"].iloc[0] < 0.2
+
+
+def test_an_unchanged_plan_retracks_to_its_own_probabilities(plan, tmp_path):
+    """No new data, the plan's draws and seed (plan.json): the same draws and random streams
+    as the plan (common random numbers), so every probability is the plan's own, exactly."""
+    import json
+    import shutil
+
+    d, healthy = plan
+    d2 = tmp_path / "plan"
+    shutil.copytree(d, d2)
+    (d2 / "plan.json").write_text(json.dumps({"draws": N, "seed": 1}))
+    res = track_plan(d2, as_of_cutoff(healthy, "2026-12-31"), params=PLAN_PARAMS)
+    targets = pd.read_csv(d2 / "targets.csv")
+    assert (res.table["booked_to_date"] == 0).all()
+    # targets.csv keeps 10 significant digits; one draw moves a probability by 1 / N.
+    np.testing.assert_allclose(res.table["probability_now"], targets["quota_probability"],
+                               rtol=0, atol=1e-9)
+    # Another seed: independent Monte-Carlo noise, sd sqrt(2 p (1 - p) / N) ~ 4 points here.
+    other = track_plan(d2, as_of_cutoff(healthy, "2026-12-31"), params=PLAN_PARAMS,
+                       random_seed=2).table["probability_now"]
+    diff = other.to_numpy() - targets["quota_probability"].to_numpy()
+    assert np.abs(diff).max() > 0
+    assert np.abs(diff).mean() < 3 * np.sqrt(2 * 0.6 * 0.4 / N)

@@ -15,7 +15,9 @@ plan.json) says so, and the CLI exits with code 3.
 
 Draws
 -----
-``draws`` is the number of posterior draws simulated (one simulated year each). MCMC runs
+``draws`` (``--draws``) is the number of posterior draws simulated (one simulated year each),
+in every command that simulates (plan, demo, simulate, track). MCMC draws per chain are
+``mcmc_draws`` (``--mcmc-draws``); by default MCMC runs
 ``chains`` chains of ``max(ceil(draws / chains), DEFAULT_DRAWS)`` draws after ``tune``
 tuning steps (default ``DEFAULT_TUNE``; both in :mod:`targetsim.model.config`): the
 convergence gate needs about a thousand draws per chain to judge R-hat on a few hundred
@@ -109,35 +111,52 @@ def solve_topdown(
     engine: str = "auto",
     lang: str = "en",
     simulate_kw: dict[str, Any] | None = None,
+    progress: bool = False,
 ) -> list[dict[str, object]]:
     """Top-down rows for every scenario: probability now and the levers that lift it.
 
     Levers are re-simulated with at most :data:`LEVER_DRAWS` posterior draws; scenarios
-    that already reach ``probability`` (on the full projection) need no change.
+    that already reach ``probability`` (on the full projection) need no change. With
+    ``progress`` a bar counts the re-simulations (minutes on a large plan);
     ``simulate_kw`` goes to every re-simulation (``targetsim serve`` passes its progress
     callback).
     """
-    from targetsim.calibrate.levers import solve_levers
-    from targetsim.calibrate.topdown import company_probabilities
+    from targetsim.calibrate.levers import max_simulations, solve_levers
+    from targetsim.calibrate.topdown import company_probabilities, phrase
+    from targetsim.progress import StepBar
 
     now = company_probabilities(projection, company_target)
     sub = params.first(LEVER_DRAWS)
     start = str(projection.attrs.get("horizon_start") or "") or None
     months = int(projection.sizes["month"])
+    todo = [sc for sc in scenarios if now[sc.name] < probability]
+    budget = [max_simulations(sc) for sc in todo]
+    levers: dict[str, list[dict[str, object]]] = {}
+    with StepBar("top-down levers", sum(budget), enabled=progress and bool(todo)) as bar:
+        done = 0
+        for sc, n in zip(todo, budget, strict=True):
+            bar.describe(sc.name)
+
+            def tick(lever: str, name: str = sc.name) -> None:
+                bar.step(f"{name}, {lever.replace('_', ' ')}")
+
+            eng = "auto" if (engine == "fast" and sc.capacity is not None) else engine
+            levers[sc.name] = solve_levers(sub, open_pipeline, sc, company_target, probability,
+                                           start=start, months=months, engine=eng,
+                                           random_seed=seed, lang=lang, on_simulation=tick,
+                                           simulate_kw=simulate_kw)
+            done += n
+            bar.complete_to(done)
     rows: list[dict[str, object]] = []
     for sc in scenarios:
-        if now[sc.name] >= probability:
+        if sc.name not in levers:
             rows.append({
                 "scenario": sc.name, "company_target": float(company_target),
                 "attainment_probability": now[sc.name], "target_probability": probability,
                 "lever": "none", "value": 1.0, "achieved_probability": now[sc.name],
-                "change": "no change needed" if lang == "en" else "aucun changement nécessaire",
+                "change": phrase("none", lang),
             })
-            continue
-        eng = "auto" if (engine == "fast" and sc.capacity is not None) else engine
-        for row in solve_levers(sub, open_pipeline, sc, company_target, probability,
-                                start=start, months=months, engine=eng, random_seed=seed,
-                                simulate_kw=simulate_kw, lang=lang):
+        for row in levers.get(sc.name, []):
             row["attainment_probability"] = now[sc.name]
             rows.append(row)
     return rows
@@ -181,6 +200,7 @@ def run_plan(
     start: str | None = None,
     months: int = 12,
     draws: int = 400,
+    mcmc_draws: int | None = None,
     tune: int | None = None,
     chains: int = 2,
     sampler: str = "nutpie",
@@ -190,7 +210,10 @@ def run_plan(
     workers: int | None = None,
     scheduler: str | None = None,
     lang: str = "en",
-    currency: str = "$",
+    currency: str = "USD",
+    over_assignment: float = 1.0,
+    teams: str | Path | None = None,
+    priors: Any = None,
     report: bool = True,
     progress: bool = True,
     quotas: Quotas | None = None,
@@ -216,8 +239,9 @@ def run_plan(
         The board's FY bookings number (top-down analysis, allocation of that number).
     start, months
         Horizon (default: the month after as_of, 12 months).
-    draws, tune, chains, sampler
-        Posterior draws simulated and MCMC settings (see the module docstring).
+    draws, mcmc_draws, tune, chains, sampler
+        Posterior draws simulated, and MCMC settings: draws per chain (default: see the
+        module docstring), tuning steps, chains, sampler.
     model_config : ModelConfig or mapping, optional
         Priors and model components (a mapping is validated as a ``ModelConfig``);
         default ``ModelConfig()``.
@@ -227,6 +251,13 @@ def run_plan(
         Simulation engine and parallelism (:func:`targetsim.simulate.simulate`).
     lang : {"en", "fr"}
     currency : str
+        ISO 4217 code of the data's amounts (``USD``, ``EUR``...).
+    over_assignment : float
+        Sum of rep quotas ÷ company number (1.0: they add up; 1.1 is common practice).
+    teams : path, optional
+        Teams file (``owner, manager, region``), copied to ``teams.csv`` for the quota sheet.
+    priors : ModelConfig or path, optional
+        Priors of the model (``--priors FILE.yaml``); default the shipped ones.
     report : bool
         Write report.html and targets.xlsx (skipped with a note if unavailable).
     progress : bool
@@ -241,16 +272,25 @@ def run_plan(
     PlanResult
     """
     from targetsim import __version__
+    from targetsim.formatting import check_currency
     from targetsim.model import ModelConfig, fit_funnel, write_fit_outputs
     from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE
     from targetsim.simulate import save_projection, simulate
 
+    if model_config is None and priors is not None:
+        model_config = priors
     if model_config is not None and not isinstance(model_config, ModelConfig):
         model_config = ModelConfig.from_dict(dict(model_config))
 
     p = check_probability(probability)
     _check_options(draws, months, company_target)
+    currency = check_currency(currency)
     scenario_objs = resolve_scenarios(scenarios)
+    team_frame = None
+    if teams is not None:
+        from targetsim.data.teams import read_teams
+
+        team_frame = read_teams(teams)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
@@ -272,7 +312,11 @@ def run_plan(
     timings["ingest"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    per_chain = max(int(math.ceil(draws / chains)), DEFAULT_DRAWS)
+    per_chain = (int(mcmc_draws) if mcmc_draws is not None
+                 else max(int(math.ceil(draws / chains)), DEFAULT_DRAWS))
+    if per_chain * chains < draws:
+        raise ConfigError(f"--mcmc-draws {per_chain} x --chains {chains} gives fewer posterior "
+                          f"draws than --draws {draws} simulates")
     n_tune = tune if tune is not None else DEFAULT_TUNE
     fit = fit_funnel(funnel, model_config, draws=per_chain, tune=n_tune, chains=chains,
                      sampler=sampler, random_seed=seed, progress=progress)
@@ -294,9 +338,12 @@ def run_plan(
     rows = None
     if company_target is not None:
         rows = solve_topdown(projection, params, fit.open_pipeline, scenario_objs,
-                             float(company_target), p, seed=seed, engine=engine, lang=lang)
+                             float(company_target), p, seed=seed, engine=engine, lang=lang,
+                             progress=progress)
+    last_year = _last_year(funnel, out)
     cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
-                    topdown_rows=rows, lang=lang, currency=currency)
+                    topdown_rows=rows, lang=lang, currency=currency,
+                    over_assignment=over_assignment, last_year=last_year)
     files += write_calibration(cal, out)
     files += _write_expected_close(funnel, out)
     if quotas is not None:
@@ -305,6 +352,8 @@ def run_plan(
         scores = score_quotas(projection, quotas, tiers=tiers or DEFAULT_TIERS,
                               targets=cal.targets, company_target=company_target, lang=lang)
         files += write_scores(scores, out)
+    if team_frame is not None:
+        files.append(_write_teams(team_frame, out))
     timings["calibrate"] = time.perf_counter() - t0
 
     meta: dict[str, Any] = {
@@ -327,6 +376,9 @@ def run_plan(
         "engine": str(projection.attrs.get("engine", engine)),
         "lang": lang,
         "currency": currency,
+        "over_assignment": float(over_assignment),
+        "teams": str(teams) if teams is not None else None,
+        "sampler": sampler,
         "converged": converged,
         "diagnostics": _diagnostics_dict(fit),
         "warnings": list(funnel.warnings),
@@ -407,6 +459,30 @@ def _check_arrivals(params: FunnelParams, months: int, converged: bool, out: Pat
         )
 
 
+def _last_year(funnel: FunnelData, out: Path) -> Any:
+    """Last year's actuals from the data (fit_summary.csv names the drivers of a flag)."""
+    import pandas as pd
+
+    from targetsim.calibrate.context import LastYear
+
+    fs_path = out / "fit_summary.csv"
+    fs = None
+    if fs_path.is_file():
+        fs = pd.read_csv(fs_path, dtype={"segment": str, "stage": str},
+                         keep_default_na=False, na_values=[""])
+        fs["stage"] = fs["stage"].fillna("")
+    return LastYear.from_deals(funnel.deals, funnel.as_of, fs)
+
+
+def _write_teams(teams: Any, out: Path) -> Path:
+    from targetsim.io import atomic_path
+    from targetsim.safe_text import neutralise_frame
+
+    with atomic_path(out / "teams.csv") as tmp:
+        neutralise_frame(teams).to_csv(tmp, index=False, lineterminator="\n")
+    return out / "teams.csv"
+
+
 def _rounded(timings: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 2) for k, v in timings.items()}
 
@@ -424,7 +500,8 @@ def run_calibrate(
     tiers: tuple[float, float, float] | None = None,
     company_target: float | None = None,
     lang: str = "en",
-    currency: str = "$",
+    currency: str = "USD",
+    over_assignment: float = 1.0,
     seed: int = 0,
     report: bool = False,
     progress: bool = True,
@@ -459,9 +536,15 @@ def run_calibrate(
             params = fit.params(min(int(projection.sizes["draw"]), LEVER_DRAWS),
                                 random_seed=seed)
             rows = solve_topdown(projection, params, fit.open_pipeline, scenarios,
-                                 float(company_target), p, seed=seed, lang=lang)
+                                 float(company_target), p, seed=seed, lang=lang,
+                                 progress=progress)
+    from targetsim.calibrate.context import LastYear
+
+    as_of = projection.attrs.get("as_of") or _plan_json(out).get("as_of")
+    last_year = LastYear.from_plan_dir(out, as_of) if as_of else None
     cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
-                    topdown_rows=rows, lang=lang, currency=currency)
+                    topdown_rows=rows, lang=lang, currency=currency,
+                    over_assignment=over_assignment, last_year=last_year)
     files = write_calibration(cal, out)
     timings["calibrate"] = time.perf_counter() - t0
     if report:
@@ -469,3 +552,10 @@ def run_calibrate(
         files += written
     return PlanResult(out_dir=out, calibration=cal, converged=True, timings=timings,
                       files=tuple(files), metadata={})
+
+
+def _plan_json(out: Path) -> dict[str, Any]:
+    try:
+        return json.loads((out / "plan.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

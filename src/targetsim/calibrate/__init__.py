@@ -18,10 +18,18 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from targetsim.calibrate.allocation import AllocationSummary, allocate, common_probability
+from targetsim.calibrate.allocation import (
+    DEFAULT_OVER_ASSIGNMENT,
+    AllocationSummary,
+    allocate,
+    allocation_frame,
+    common_probability,
+    quota_plan,
+)
+from targetsim.calibrate.context import LastYear, add_context
 from targetsim.calibrate.indicators import leading_indicators
 from targetsim.calibrate.objectives import check_lang, write_objectives
-from targetsim.calibrate.periods import FY, horizon_end, period_months
+from targetsim.calibrate.periods import FY, horizon_end, month_index, period_months
 from targetsim.calibrate.score import (
     QuotaScores,
     read_quotas,
@@ -42,11 +50,13 @@ from targetsim.calibrate.targets import (
     target_at_probability,
 )
 from targetsim.calibrate.topdown import company_probabilities, topdown_frame
+from targetsim.calibrate.topdown import phrase as topdown_phrase
 from targetsim.io import atomic_path, write_text_atomic
 
 __all__ = [
     "FY",
     "TARGET_COLUMNS",
+    "LastYear",
     "AllocationSummary",
     "QuotaScores",
     "Calibration",
@@ -60,6 +70,7 @@ __all__ = [
     "leading_indicators",
     "parse_tiers",
     "period_months",
+    "quota_plan",
     "read_quotas",
     "reference_scenario",
     "round_target",
@@ -90,6 +101,12 @@ class Calibration:
         tiers.csv / topdown.csv when asked.
     company_probability : dict
         ``P(total FY bookings >= company target)`` per scenario (with ``company_target``).
+    over_assignment : float
+        Sum of rep quotas ÷ company number.
+
+    ``targets`` holds the contract columns, then ``quota, quota_probability`` (the one set
+    of numbers the documents show: :func:`~targetsim.calibrate.allocation.quota_plan`),
+    then the last-year columns when :func:`~targetsim.calibrate.context.add_context` ran.
     """
 
     targets: pd.DataFrame
@@ -103,6 +120,8 @@ class Calibration:
     tiers: pd.DataFrame | None = None
     topdown: pd.DataFrame | None = None
     company_probability: dict[str, float] = field(default_factory=dict)
+    over_assignment: float = DEFAULT_OVER_ASSIGNMENT
+    last_year: LastYear | None = None
 
 
 def calibrate(
@@ -113,7 +132,9 @@ def calibrate(
     company_target: float | None = None,
     topdown_rows: list[dict[str, object]] | None = None,
     lang: str = "en",
-    currency: str = "$",
+    currency: str = "USD",
+    over_assignment: float = DEFAULT_OVER_ASSIGNMENT,
+    last_year: LastYear | None = None,
 ) -> Calibration:
     """Targets, tiers, allocation, indicators, stress test and objectives of a projection.
 
@@ -132,6 +153,12 @@ def calibrate(
         topdown.csv only has the probability of each scenario (lever ``none``).
     lang : {"en", "fr"}
     currency : str
+        ISO 4217 code of the data's amounts.
+    over_assignment : float
+        Sum of rep quotas ÷ company number (see :func:`quota_plan`).
+    last_year : LastYear, optional
+        The data's last 12 months: appends the context columns to targets.csv and writes
+        actuals.csv and last_year.csv.
 
     Returns
     -------
@@ -141,7 +168,12 @@ def calibrate(
     check_lang(lang)
     targets = compute_targets(projection, p)
     indicators = leading_indicators(projection, p)
-    allocation, summary = allocate(projection, p, company_target)
+    quotas, summary = quota_plan(projection, p, company_target, over_assignment)
+    allocation = allocation_frame(quotas, summary)
+    targets = with_quotas(targets, quotas)
+    if last_year is not None:
+        targets = add_context(targets, last_year.actuals, last_year.last_year,
+                              last_year.fit_summary, last_year.as_of)
     stress = stress_test(projection, targets)
     ref = reference_scenario(projection["scenario"].values)
     tiers_df = compute_tiers(projection, tiers) if tiers is not None else None
@@ -153,7 +185,7 @@ def calibrate(
             {"scenario": s, "company_target": float(company_target),
              "attainment_probability": v, "target_probability": p, "lever": "none",
              "value": float("nan"), "achieved_probability": v,
-             "change": "levers not re-simulated"}
+             "change": topdown_phrase("not_simulated", lang)}
             for s, v in company_p.items()
         ]
         topdown = topdown_frame(rows)
@@ -161,13 +193,37 @@ def calibrate(
         targets, indicators, scenario=ref, probability=p,
         horizon_end=horizon_end(projection), allocation=summary, stress=stress,
         topdown=topdown, lang=lang, currency=currency,
+        horizon_start=month_index(projection)[0], months=int(projection.sizes["month"]),
+        scenarios=saved_scenarios(projection),
     )
     return Calibration(
         targets=targets, indicators=indicators, allocation=allocation,
         allocation_summary=tuple(summary), stress=stress, objectives=objectives,
         probability=p, reference=ref, tiers=tiers_df, topdown=topdown,
-        company_probability=company_p,
+        company_probability=company_p, over_assignment=float(over_assignment),
+        last_year=last_year,
     )
+
+
+def saved_scenarios(projection: xr.Dataset) -> dict[str, dict]:
+    """Scenario name → definition, as the simulate step saved it in the projection."""
+    import json
+
+    raw = projection.attrs.get("scenarios_json")
+    if not raw:
+        return {}
+    try:
+        loaded = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return {}
+    return {str(d.get("name")): d for d in loaded if isinstance(d, dict)}
+
+
+def with_quotas(targets: pd.DataFrame, quotas: pd.DataFrame) -> pd.DataFrame:
+    """targets.csv rows with ``quota, quota_probability`` appended after their columns."""
+    keys = ["scenario", "level", "name", "period", "metric"]
+    base = targets.drop(columns=[c for c in ("quota", "quota_probability") if c in targets])
+    return base.merge(quotas, on=keys, how="left", sort=False)
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
@@ -187,6 +243,9 @@ def write_calibration(cal: Calibration, out_dir: str | Path) -> list[Path]:
         _write_csv(cal.stress, out / "stress.csv"),
         write_text_atomic(out / "objectives.md", cal.objectives),
     ]
+    if cal.last_year is not None:
+        written.append(_write_csv(cal.last_year.actuals, out / "actuals.csv"))
+        written.append(_write_csv(cal.last_year.last_year, out / "last_year.csv"))
     if cal.tiers is not None:
         written.append(_write_csv(cal.tiers, out / "tiers.csv"))
     if cal.topdown is not None:

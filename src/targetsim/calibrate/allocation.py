@@ -32,7 +32,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from targetsim.calibrate.periods import FY
+from targetsim.calibrate.periods import FY, period_months
+from targetsim.calibrate.phasing import phase_quarters, rounding_step, split_exact
 from targetsim.calibrate.targets import (
     attainment_probability,
     check_probability,
@@ -44,8 +45,12 @@ from targetsim.errors import DataError
 
 ALLOCATION_COLUMNS = [
     "scenario", "level", "name", "period", "metric", "company_target", "common_probability",
-    "target", "attainment_probability", "share_of_company_target",
+    "target", "attainment_probability", "share_of_company_target", "over_assignment",
 ]
+#: Columns of the quota plan (appended to targets.csv as ``quota, quota_probability``).
+QUOTA_COLUMNS = ["scenario", "level", "name", "period", "metric", "quota", "quota_probability"]
+#: Default ratio of the sum of rep quotas to the company number (1.0: they add up exactly).
+DEFAULT_OVER_ASSIGNMENT = 1.0
 
 
 def part_quantile(samples: np.ndarray, q: float) -> float:
@@ -111,6 +116,14 @@ class AllocationSummary:
         The company target at ``p``.
     p_company_reaches_sum : float
         ``P(company total >= sum_of_quotas_at_p)``.
+    over_assignment : float
+        Sum of the quotas of this level ÷ the company number (1.0 for segments).
+    sum_of_quotas : float
+        Sum of the quotas handed out at this level (``over_assignment × company_target``).
+    p_company_number : float
+        ``P(company total >= company_target)``: the company number's own probability.
+    p_sum_of_quotas : float
+        ``P(company total >= sum_of_quotas)``: every part at quota on aggregate.
     """
 
     scenario: str
@@ -122,6 +135,10 @@ class AllocationSummary:
     sum_of_quotas_at_p: float
     company_at_p: float
     p_company_reaches_sum: float
+    over_assignment: float = 1.0
+    sum_of_quotas: float = float("nan")
+    p_company_number: float = float("nan")
+    p_sum_of_quotas: float = float("nan")
 
     def to_dict(self) -> dict[str, float | str]:
         return asdict(self)
@@ -179,53 +196,143 @@ def allocate_parts(
     return frame, summary
 
 
-def allocate(
+def company_number(projection: xr.Dataset, scenario: str, metric: str, probability: float,
+                   company_target: float | None = None) -> float:
+    """The company number split into quotas: the board's (bookings, when given) or the
+    total FY target at ``probability``."""
+    if metric == "bookings" and company_target is not None:
+        return float(company_target)
+    total = outcome(projection, "total", metric, FY)
+    if total is None:  # pragma: no cover - the total level always exists
+        raise DataError("projection has no total outcome")
+    return round_target(target_at_probability(total.samples(scenario, "total"), probability),
+                        metric)
+
+
+def split_at_equal_probability(parts: np.ndarray, total: float, metric: str
+                               ) -> tuple[np.ndarray, float]:
+    """Quotas reached by every part with the same probability ``q``, adding up to ``total``.
+
+    Returns the rounded quotas (:func:`~targetsim.calibrate.phasing.split_exact` at the
+    parts' common step) and ``q``.
+    """
+    q = common_probability(parts, total)
+    raw = np.array([part_quantile(parts[:, i], q) for i in range(parts.shape[1])])
+    return split_exact(raw, total, rounding_step(raw, metric)), q
+
+
+def quota_plan(
     projection: xr.Dataset,
     probability: float = 0.6,
     company_target: float | None = None,
+    over_assignment: float = DEFAULT_OVER_ASSIGNMENT,
 ) -> tuple[pd.DataFrame, list[AllocationSummary]]:
-    """allocation.csv: the company FY bookings target split at equal probability.
+    """One set of numbers: company, segment and rep quotas for the year and its quarters.
 
-    Parameters
-    ----------
-    projection : xarray.Dataset
-    probability : float
-        ``p``; the company target of each scenario is its total FY bookings target at ``p``
-        unless ``company_target`` is given.
-    company_target : float, optional
-        The board's number, split instead.
+    The rule, per scenario and metric:
+
+    * the company number is the total FY target at ``probability`` (for bookings, the
+      board's ``company_target`` when given);
+    * segments split the company number at equal probability (they add up to it);
+    * reps split ``over_assignment ×`` the company number at equal probability (1.1 is
+      the common practice of handing out 10 % more than the company must book, so that
+      reps who miss are covered by those who beat);
+    * every FY quota is phased over the quarters by the simulated seasonal profile
+      (:func:`~targetsim.calibrate.phasing.phase_quarters`): quarters add up to the year.
+
+    Every row carries ``quota_probability``: ``P(outcome >= quota)`` of that row.
 
     Returns
     -------
     (DataFrame, list of AllocationSummary)
-        Columns :data:`ALLOCATION_COLUMNS`; one summary per scenario and level.
+        Columns :data:`QUOTA_COLUMNS`; one bookings summary per scenario and level.
     """
     p = check_probability(probability)
-    total = outcome(projection, "total", "bookings", FY)
-    if total is None:  # pragma: no cover - outcome() returns None only for owners
-        raise DataError("projection has no total bookings")
-    frames = []
-    summaries = []
-    for level in ("segment", "owner"):
-        out = outcome(projection, level, "bookings", FY)
-        if out is None:
-            continue
-        for scenario in out.scenarios:
+    k = float(over_assignment)
+    if not np.isfinite(k) or not 0.5 <= k <= 3.0:
+        from targetsim.errors import ConfigError
+
+        raise ConfigError(
+            f"--over-assignment: expected a ratio between 0.5 and 3 (e.g. 1.1 hands out "
+            f"10 % more than the company number), got {over_assignment!r}"
+        )
+    quarters = [q for q in period_months(projection) if q != FY]
+    rows: list[tuple[object, ...]] = []
+    summaries: list[AllocationSummary] = []
+    for metric in ("bookings", "deals_won"):
+        total = outcome(projection, "total", metric, FY)
+        q_out = {lvl: [outcome(projection, lvl, metric, q) for q in quarters]
+                 for lvl in ("total", "segment", "owner")}
+        for scenario in total.scenarios if total is not None else ():
             company = total.samples(scenario, "total")
-            t = (
-                float(company_target) if company_target is not None
-                else round_target(target_at_probability(company, p), "bookings")
-            )
-            parts = out.values[:, out.scenarios.index(scenario), :]
-            frame, summ = allocate_parts(parts, out.names, company, t, p)
-            frame.insert(0, "scenario", scenario)
-            frame.insert(1, "level", level)
-            frame.insert(3, "period", FY)
-            frame.insert(4, "metric", "bookings")
-            frame.insert(5, "company_target", t)
-            frame.insert(6, "common_probability", summ["common_probability"])
-            frames.append(frame)
-            summaries.append(AllocationSummary(scenario=scenario, level=level, **summ))
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=ALLOCATION_COLUMNS)
-    return df[ALLOCATION_COLUMNS], summaries
+            t = company_number(projection, scenario, metric, p, company_target)
+            sc_i = total.scenarios.index(scenario)
+
+            def emit(level: str, names: tuple[str, ...], fy: np.ndarray, fy_quota: np.ndarray,
+                     sc_i: int = sc_i, scenario: str = scenario, metric: str = metric,
+                     q_out: dict = q_out) -> None:
+                outs = q_out[level]
+                for i, name in enumerate(names):
+                    rows.append((scenario, level, name, FY, metric, float(fy_quota[i]),
+                                 attainment_probability(fy[:, i], fy_quota[i])))
+                    if not outs or any(o is None for o in outs):
+                        continue
+                    qs = np.stack([o.values[:, sc_i, o.names.index(name)] for o in outs],
+                                  axis=1)
+                    for j, qq in enumerate(phase_quarters(fy_quota[i], qs, metric)):
+                        rows.append((scenario, level, name, quarters[j], metric, float(qq),
+                                     attainment_probability(qs[:, j], qq)))
+
+            emit("total", ("total",), company[:, None], np.array([t]))
+            for level, factor in (("segment", 1.0), ("owner", k)):
+                out = outcome(projection, level, metric, FY)
+                if out is None:
+                    continue
+                parts = out.values[:, sc_i, :]
+                goal = split_exact([factor * t], factor * t,
+                                   rounding_step(parts.mean(axis=0), metric))[0]
+                quotas, q = split_at_equal_probability(parts, goal, metric)
+                emit(level, out.names, parts, quotas)
+                if metric != "bookings":
+                    continue
+                reached = (parts >= quotas[None, :]).mean(axis=1)
+                at_p = float(sum(round_target(target_at_probability(parts[:, i], p), metric)
+                                 for i in range(parts.shape[1])))
+                summaries.append(AllocationSummary(
+                    scenario=scenario, level=level, company_target=t, common_probability=q,
+                    expected_share_reaching=float(reached.mean()), probability=p,
+                    sum_of_quotas_at_p=at_p,
+                    company_at_p=round_target(target_at_probability(company, p), metric),
+                    p_company_reaches_sum=attainment_probability(company, at_p),
+                    over_assignment=factor, sum_of_quotas=float(quotas.sum()),
+                    p_company_number=attainment_probability(company, t),
+                    p_sum_of_quotas=attainment_probability(company, float(quotas.sum())),
+                ))
+    return pd.DataFrame(rows, columns=QUOTA_COLUMNS), summaries
+
+
+def allocation_frame(quotas: pd.DataFrame, summaries: list[AllocationSummary]) -> pd.DataFrame:
+    """allocation.csv: the FY bookings quotas of segments and reps (the same numbers as the
+    ``quota`` column of targets.csv), with the company number and the rule."""
+    by_key = {(a.scenario, a.level): a for a in summaries}
+    sel = quotas.loc[quotas["period"].eq(FY) & quotas["metric"].eq("bookings")
+                     & quotas["level"].isin(["segment", "owner"])]
+    rows = []
+    for r in sel.itertuples(index=False):
+        a = by_key[(r.scenario, r.level)]
+        rows.append((r.scenario, r.level, r.name, FY, "bookings", a.company_target,
+                     a.common_probability, r.quota, r.quota_probability,
+                     r.quota / a.company_target if a.company_target > 0 else float("nan"),
+                     a.over_assignment))
+    return pd.DataFrame(rows, columns=ALLOCATION_COLUMNS)
+
+
+def allocate(
+    projection: xr.Dataset,
+    probability: float = 0.6,
+    company_target: float | None = None,
+    over_assignment: float = DEFAULT_OVER_ASSIGNMENT,
+) -> tuple[pd.DataFrame, list[AllocationSummary]]:
+    """allocation.csv and its summaries (see :func:`quota_plan` for the rule)."""
+    quotas, summaries = quota_plan(projection, probability, company_target, over_assignment)
+    return allocation_frame(quotas, summaries), summaries

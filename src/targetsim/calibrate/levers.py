@@ -9,7 +9,8 @@ segment** in the horizon's first month, on top of the scenario's own hires.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,6 +59,23 @@ def add_hires(scenario: Scenario, segments: Sequence[str], count: int, month: st
     return scenario.model_copy(update={"capacity": capacity})
 
 
+#: Upper bound of the win-rate multiplier searched (see :func:`solve_levers`).
+WIN_MAX = 10.0
+
+
+def _bisection_budget(lo: float, hi: float, tol: float) -> int:
+    """Most evaluations :func:`~targetsim.calibrate.topdown.solve_multiplier` makes."""
+    return 2 + math.ceil(math.log2(max((hi - lo) / tol, 1.0))) + 2
+
+
+def max_simulations(scenario: Scenario) -> int:
+    """Most re-simulations :func:`solve_levers` runs for ``scenario`` (for a progress bar)."""
+    n = 1 + _bisection_budget(1.0, LEAD_MAX, 0.01) + _bisection_budget(1.0, WIN_MAX, 0.01)
+    if scenario.capacity is not None:
+        n += 2 + math.ceil(math.log2(HIRES_MAX))
+    return n
+
+
 def base_win_rate(params: FunnelParams) -> float:
     """Average eventual win probability, weighted by each segment's arrival rate."""
     w = np.exp(params.arrivals.log_mean(np.array([1]))[:, :, 0])
@@ -77,6 +95,7 @@ def solve_levers(
     random_seed: int = 0,
     simulate_kw: dict[str, Any] | None = None,
     lang: str = "en",
+    on_simulation: Callable[[str], None] | None = None,
 ) -> list[dict[str, object]]:
     """Smallest lead-volume, win-rate and hiring change reaching ``probability``.
 
@@ -93,6 +112,9 @@ def solve_levers(
     start, months, engine, random_seed
         As for :func:`targetsim.simulate.simulate`; the seed is the same in every
         evaluation (common random numbers).
+    on_simulation : callable, optional
+        Called with the lever's name after each re-simulation (a progress bar; at most
+        :func:`max_simulations` calls).
 
     Returns
     -------
@@ -102,10 +124,13 @@ def solve_levers(
     from targetsim.simulate import simulate
 
     kw = dict(simulate_kw or {})
+    lever = ["now"]
 
     def prob(sc: Scenario) -> tuple[float, Any]:
         ds = simulate(params, open_pipeline, [sc], start=start, months=months, engine=engine,
                       random_seed=random_seed, progress=False, **kw)
+        if on_simulation is not None:
+            on_simulation(lever[0])
         total = outcome(ds, "total", "bookings", FY)
         return attainment_probability(total.samples(sc.name, "total"), company_target), ds
 
@@ -113,17 +138,21 @@ def solve_levers(
     first_month = pd.Timestamp(ds0["month"].values[0]).strftime("%Y-%m")
     segments = tuple(str(s) for s in ds0["segment"].values)
     base = base_win_rate(params) * scenario.market.win_rate
-    win_hi = float(min(10.0, 1.0 / max(float(np.min(np.median(params.p_win, axis=0))), 0.1)))
+    win_hi = float(min(WIN_MAX,
+                       1.0 / max(float(np.min(np.median(params.p_win, axis=0))), 0.1)))
 
+    lever[0] = "lead_volume"
     results: list[tuple[str, LeverResult, float]] = [
         ("lead_volume", solve_multiplier(
             lambda m: prob(scale_multiplier(scenario, "lead_volume", m))[0], probability,
             1.0, LEAD_MAX), LEAD_MAX),
-        ("win_rate", solve_multiplier(
-            lambda m: prob(scale_multiplier(scenario, "win_rate", m))[0], probability,
-            1.0, win_hi), win_hi),
     ]
+    lever[0] = "win_rate"
+    results.append(("win_rate", solve_multiplier(
+        lambda m: prob(scale_multiplier(scenario, "win_rate", m))[0], probability,
+        1.0, win_hi), win_hi))
     if scenario.capacity is not None:
+        lever[0] = "hires"
         results.append(("hires", solve_integer(
             lambda k: prob(add_hires(scenario, segments, k, first_month))[0], probability,
             0, HIRES_MAX), float(HIRES_MAX)))

@@ -90,7 +90,7 @@ _METRIC_WORDS = {"bookings": "bookings", "deals won": "deals_won", "deals_won": 
 _QUOTA_HEADERS = ("quota", "proposed target", "proposal", "proposed quota")
 SCORES_FILE = "quota_scores.csv"
 #: Sheet of targets.xlsx with the scored quotas (:mod:`targetsim.report.quotas`).
-QUOTA_SHEET = "Quotas"
+QUOTA_SHEET = "Scored quotas"
 ROLLUP_FILE = "quota_rollup.csv"
 SHOW = 5
 

@@ -137,43 +137,52 @@ def solve_integer(
 _PHRASES = {
     "en": {
         "none": "no change needed",
-        "lead_no": "not reachable with up to +{x} % leads alone",
+        "not_simulated": "levers not re-simulated (no fit.nc in the plan)",
+        "lead_no": "not reachable with up to {x} leads alone",
         "win_no": "not reachable with win rate alone",
         "hire_no": "not reachable with up to {x} hires per segment alone",
-        "lead": "+{x} % leads",
+        "lead": "{x} leads",
         "win": "+{x} points of win rate (x{m})",
         "hire": "+{x} hire(s) per segment by {month}",
     },
     "fr": {
         "none": "aucun changement nécessaire",
-        "lead_no": "inatteignable avec jusqu'à +{x} % de leads seulement",
+        "not_simulated": "leviers non resimulés (pas de fit.nc dans le plan)",
+        "lead_no": "inatteignable avec jusqu'à {x} de leads seulement",
         "win_no": "inatteignable par le seul taux de transformation",
         "hire_no": "inatteignable avec jusqu'à {x} recrutements par segment seulement",
-        "lead": "+{x} % de leads",
+        "lead": "{x} de leads",
         "win": "+{x} points de taux de transformation (x{m})",
         "hire": "+{x} recrutement(s) par segment d'ici {month}",
     },
 }
 
 
+def phrase(key: str, lang: str = "en") -> str:
+    """A fixed phrase of topdown.csv's ``change`` column (``none``, ``not_simulated``)."""
+    return _PHRASES.get(lang, _PHRASES["en"])[key]
+
+
 def describe_change(lever: str, result: LeverResult, *, base_win_rate: float = float("nan"),
                     hire_month: str = "", hi: float = 4.0, lang: str = "en") -> str:
-    """Human phrase for a lever result ("+18 % leads", "+6.0 points of win rate", ...)."""
+    """Human phrase for a lever result ("+18% leads", "+6.0 points of win rate", ...), numbers
+    written by :mod:`targetsim.formatting`."""
+    from targetsim import formatting as fmt
+
     t = _PHRASES.get(lang, _PHRASES["en"])
 
     def num(x: float, d: int) -> str:
-        s = f"{x:.{d}f}"
-        return s.replace(".", ",") if lang == "fr" else s
+        return fmt.number(x, lang, d)
 
     if result.value is None:
         if lever == "lead_volume":
-            return t["lead_no"].format(x=num((hi - 1) * 100, 0))
+            return t["lead_no"].format(x=fmt.growth(hi - 1, lang))
         if lever == "win_rate":
             return t["win_no"]
         return t["hire_no"].format(x=int(hi))
     v = result.value
     if lever == "lead_volume":
-        return t["none"] if v <= 1.0 else t["lead"].format(x=num((v - 1) * 100, 0))
+        return t["none"] if v <= 1.0 else t["lead"].format(x=fmt.growth(v - 1, lang))
     if lever == "win_rate":
         if v <= 1.0:
             return t["none"]

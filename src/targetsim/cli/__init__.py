@@ -14,7 +14,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from targetsim.cli import _help
 from targetsim.errors import TargetsimError
+
+_help.install()
 
 #: Command modules, in the order ``--help`` lists them.
 COMMAND_MODULES = (
@@ -32,8 +35,11 @@ app = typer.Typer(
 err_console = Console(stderr=True)
 
 
-@app.callback()
-def _root() -> None:
+@app.callback(epilog="Example: targetsim demo --out build/demo")
+def _root(
+    version: bool = typer.Option(False, "--version", is_eager=True,
+                                 callback=_help.version_callback, help="Print the version."),
+) -> None:
     """Keep ``targetsim <command>`` a group even while only one command is registered."""
 
 for _name in COMMAND_MODULES:

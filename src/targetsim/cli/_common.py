@@ -34,16 +34,16 @@ DataArg = Annotated[
     Path,
     typer.Argument(
         help="CRM export: a CSV, Parquet or Excel file (or, with --format maven, the folder).",
-        show_default=False,
+        show_default=False, metavar="DATA",
     ),
 ]
 FormatOpt = Annotated[
     str | None,
     typer.Option(
         "--format",
-        help="Input layout: 'canonical' (default, see DESIGN.md), 'salesforce' (opportunity "
-        "report or Data Loader export), 'hubspot' (deals export) or 'maven' (Maven Analytics "
-        "CRM Sales Opportunities folder).",
+        help="Input layout: 'canonical' (default: the columns the README lists under Input), "
+        "'salesforce' (opportunity report or Data Loader export), 'hubspot' (deals export) or "
+        "'maven' (Maven Analytics CRM Sales Opportunities folder).",
     ),
 ]
 MapOpt = Annotated[

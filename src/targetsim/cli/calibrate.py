@@ -17,6 +17,7 @@ from targetsim.cli.plan import (
     CompanyTargetOpt,
     CurrencyOpt,
     LangOpt,
+    OverAssignmentOpt,
     ProbabilityOpt,
     SeedOpt,
     TiersOpt,
@@ -29,17 +30,20 @@ from targetsim.cli.plan import (
 def register(app: typer.Typer) -> None:
     """Add the ``calibrate`` command to the CLI."""
 
-    @app.command("calibrate")
+    @app.command("calibrate", epilog="Example: targetsim calibrate plan/ --probability 0.7 "
+                 "--company-target 9M --over-assignment 1.1")
     def calibrate_cmd(
         directory: Annotated[
             Path,
-            typer.Argument(help="Directory with projection.nc (and fit.nc).", show_default=False),
+            typer.Argument(help="Directory with projection.nc (and fit.nc).", show_default=False,
+                           metavar="DIR"),
         ],
         probability: ProbabilityOpt = 0.6,
         tiers: TiersOpt = None,
         company_target: CompanyTargetOpt = None,
         lang: LangOpt = "en",
-        currency: CurrencyOpt = "$",
+        currency: CurrencyOpt = "USD",
+        over_assignment: OverAssignmentOpt = 1.0,
         seed: SeedOpt = 0,
     ) -> None:
         """Targets with their probability of attainment, allocation, indicators, objectives."""
@@ -50,7 +54,7 @@ def register(app: typer.Typer) -> None:
         result = run_calibrate(
             directory, probability=probability, tiers=parse_tiers_opt(tiers),
             company_target=parse_amount(company_target), lang=lang, currency=currency,
-            seed=seed,
+            over_assignment=over_assignment, seed=seed,
         )
         result = replace(result, metadata={"lang": lang, "currency": currency})
         print_summary(result, Console())

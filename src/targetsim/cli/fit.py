@@ -34,21 +34,24 @@ _err = Console(stderr=True)
 OutOpt = Annotated[
     Path, typer.Option("--out", help="Directory for fit.nc, fit_summary.csv, diagnostics.json.")
 ]
-DrawsOpt = Annotated[int, typer.Option("--draws", help="Posterior draws per chain.")]
-TuneOpt = Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")]
-ChainsOpt = Annotated[int, typer.Option("--chains", help="Number of chains.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Random seed (same data and seed: same fit).")]
+DrawsOpt = Annotated[int, typer.Option("--mcmc-draws", metavar="N",
+                                        help="MCMC draws per chain.")]
+TuneOpt = Annotated[int, typer.Option("--tune", metavar="N", help="Tuning steps per chain.")]
+ChainsOpt = Annotated[int, typer.Option("--chains", metavar="N", help="Number of chains.")]
+SeedOpt = Annotated[int, typer.Option("--seed", metavar="N",
+                                      help="Random seed (same data and seed: same fit).")]
 SamplerOpt = Annotated[
     str,
     typer.Option(
-        "--sampler",
+        "--sampler", metavar="NAME",
         help="nutpie (default), nutpie-lowrank (low-rank mass matrix, for correlated "
         "posteriors) or pymc.",
     ),
 ]
 PriorsOpt = Annotated[
     Path | None,
-    typer.Option("--priors", help="YAML file overriding ModelConfig priors (see targetsim.model)."),
+    typer.Option("--priors", metavar="FILE",
+                 help="YAML file overriding ModelConfig priors (see targetsim.model)."),
 ]
 QuietOpt = Annotated[bool, typer.Option("--quiet", help="No progress bar.")]
 
@@ -115,7 +118,8 @@ def print_fit_report(fit, paths: dict[str, Path]) -> None:
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("fit")
+    @app.command("fit", epilog="Example: targetsim fit crm.csv --out plan/ --sampler "
+                 "nutpie-lowrank --mcmc-draws 1500")
     def fit_cmd(
         data: DataArg,
         out: OutOpt,

@@ -29,8 +29,11 @@ from targetsim.cli._common import (
     funnel_from_cli,
 )
 from targetsim.data.facts import FunnelFacts, GroupFacts, summarize_funnel
+from targetsim.safe_text import escape_console
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the facts as JSON on stdout only.")]
+WideOpt = Annotated[bool, typer.Option("--wide", help="Every column (about 170 characters "
+                                       "wide); the default view fits 80 columns.")]
 
 _GROUP_COLUMNS = (
     ("opps", "opportunities", "int"),
@@ -50,6 +53,18 @@ _GROUP_COLUMNS = (
 )
 
 
+#: The default view: what a sales leader reads first, in 80 columns.
+_COMPACT_COLUMNS = (
+    ("opps", "opportunities", "int"),
+    ("won", "won", "int"),
+    ("win %", "win_rate", "pct"),
+    ("days", "median_days_to_win", "num"),
+    ("deal", "median_contract_value", "short"),
+    ("new/mo", "arrivals_per_month", "dec"),
+    ("12 months", "bookings_last_365d", "short"),
+)
+
+
 def _fmt(v: float | int, kind: str) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "-"
@@ -63,35 +78,45 @@ def _fmt(v: float | int, kind: str) -> str:
         return f"{v:,.1f}"
     if kind == "ratio":
         return f"{v:.2f}x"
+    if kind == "short":
+        from targetsim.formatting import compact
+
+        return compact(v, "en")
     return f"{v:,.0f}"
 
 
-def _group_table(title: str, first: str, groups: list[GroupFacts]) -> Table:
-    table = Table(title=title, title_justify="left", header_style="bold")
-    table.add_column(first, no_wrap=True)
-    for head, _, _ in _GROUP_COLUMNS:
-        table.add_column(head, justify="right")
+def _group_table(title: str, first: str, groups: list[GroupFacts], wide: bool = False) -> Table:
+    columns = _GROUP_COLUMNS if wide else _COMPACT_COLUMNS
+    table = Table(title=title, title_justify="left", header_style="bold",
+                  pad_edge=False, padding=(0, 1) if wide else (0, 0, 0, 1))
+    # Long names wrap in the compact view rather than pushing numbers off an 80-column screen.
+    table.add_column(first, no_wrap=wide, max_width=None if wide else 18)
+    for head, _, _ in columns:
+        table.add_column(head, justify="right", no_wrap=True)
     for g in groups:
         style = "bold" if g.level == "total" else None
         table.add_row(
-            g.name, *(_fmt(getattr(g, attr), kind) for _, attr, kind in _GROUP_COLUMNS),
+            escape_console(g.name), *(_fmt(getattr(g, attr), kind) for _, attr, kind in columns),
             style=style,
         )
     return table
 
 
-def print_facts(facts: FunnelFacts, console: Console) -> None:
-    """Print the facts as rich tables: segments and total, owners, stages."""
+def print_facts(facts: FunnelFacts, console: Console, wide: bool = False) -> None:
+    """Print the facts as rich tables: segments and total, owners, stages.
+
+    The default view has seven columns and fits 80 characters; ``wide`` prints all 14.
+    """
     console.print(
-        f"[bold]{facts.source}[/]  as of {facts.as_of.date()}, "
+        f"[bold]{escape_console(facts.source)}[/]  as of {facts.as_of.date()}, "
         f"{facts.months_observed:.1f} months of arrivals"
         + (f", stages: {' → '.join(facts.stages)}" if facts.stages else ""),
         highlight=False,
     )
     groups = [*facts.segments, facts.total]
-    console.print(_group_table("Funnel facts by segment", "segment", groups))
+    console.print(_group_table("Funnel facts by segment", "segment", groups, wide))
     if facts.owners:
-        console.print(_group_table("By owner", "owner", list(facts.owners)))
+        console.print(_group_table("By owner", "owner", list(facts.owners), wide))
     if facts.stage_facts:
         t = Table(title="Stages", title_justify="left", header_style="bold")
         for head in ("segment", "step", "entered", "converted", "lost", "open", "conversion",
@@ -100,21 +125,26 @@ def print_facts(facts: FunnelFacts, console: Console) -> None:
             t.add_column(head, justify="left" if left else "right", no_wrap=left)
         for s in facts.stage_facts:
             t.add_row(
-                s.segment, f"{s.from_stage} → {s.to_stage}", _fmt(s.entered, "int"),
+                escape_console(s.segment),
+                escape_console(f"{s.from_stage} → {s.to_stage}"), _fmt(s.entered, "int"),
                 _fmt(s.converted, "int"), _fmt(s.lost, "int"), _fmt(s.open, "int"),
                 _fmt(s.conversion, "pct"), _fmt(s.median_days, "num"),
             )
         console.print(t)
-    console.print(
-        "win rate = won / (won + lost); coverage = open pipeline value / bookings of the last "
-        "365 days; open deals' values may be estimates.",
-        style="dim",
-    )
+    if wide:
+        note = ("win rate = won / (won + lost); coverage = open pipeline value / bookings of "
+                "the last 365 days; open deals' values may be estimates.")
+    else:
+        note = ("win % = won / (won + lost); days = median days to win; deal = median won "
+                "deal; new/mo = new opportunities a month; 12 months = bookings of the last "
+                "365 days. --wide shows every column.")
+    console.print(note, style="dim")
 
 
 def ingest(
     data: DataArg,
     as_json: JsonOpt = False,
+    wide: WideOpt = False,
     fmt: FormatOpt = None,
     map_: MapOpt = None,
     segment_col: SegmentColOpt = None,
@@ -136,9 +166,10 @@ def ingest(
     if as_json:
         sys.stdout.write(json.dumps(facts.to_dict(), indent=2) + "\n")
         return
-    print_facts(facts, Console())
+    print_facts(facts, Console(), wide=wide)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``ingest`` command to the CLI."""
-    app.command("ingest")(ingest)
+    app.command("ingest", epilog="Example: targetsim ingest src/targetsim/demo_data "
+                "--format maven --segment-col product")(ingest)

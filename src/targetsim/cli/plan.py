@@ -36,46 +36,85 @@ from targetsim.cli._common import (
 )
 from targetsim.errors import ConfigError, ConvergenceError
 
-OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (created).")]
+OutOpt = Annotated[Path, typer.Option("--out", metavar="DIR", help="Output directory (created).")]
 ScenarioOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--scenario",
+        "--scenario", metavar="FILE|NAME",
         help="Scenario YAML file or bundled name (baseline, growth, tension, hiring-freeze); "
         "repeatable. Default: the baseline of no change.",
     ),
 ]
 StartOpt = Annotated[
     str | None,
-    typer.Option("--start", help="First day of the horizon (default: the month after as-of)."),
+    typer.Option("--start", metavar="DATE",
+                 help="First day of the horizon (default: the month after as-of)."),
 ]
-MonthsOpt = Annotated[int, typer.Option("--months", help="Horizon length in months.")]
+MonthsOpt = Annotated[int, typer.Option("--months", metavar="N", help="Horizon length in months.")]
 ProbabilityOpt = Annotated[
-    float, typer.Option("--probability", help="Attainment probability of the targets.")
+    float, typer.Option("--probability", metavar="P",
+                        help="Attainment probability of the targets (0.6: reached 3 years in 5).")
 ]
-DrawsOpt = Annotated[int, typer.Option("--draws", help="Posterior draws simulated.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Root random seed (same seed, same targets).")]
+DrawsOpt = Annotated[
+    int, typer.Option("--draws", metavar="N",
+                      help="Posterior draws simulated (one simulated year each).")
+]
+McmcDrawsOpt = Annotated[
+    int | None, typer.Option("--mcmc-draws", metavar="N",
+                             help="MCMC draws per chain (default: enough for the convergence "
+                             "gate, at least 1,000).")
+]
+TuneOpt = Annotated[int | None, typer.Option("--tune", metavar="N",
+                                             help="MCMC tuning steps per chain (default 500).")]
+ChainsOpt = Annotated[int, typer.Option("--chains", metavar="N", help="MCMC chains.")]
+SamplerOpt = Annotated[
+    str, typer.Option("--sampler", metavar="NAME",
+                      help="nutpie (default), nutpie-lowrank (low-rank mass matrix: try it when "
+                      "the fit does not converge) or pymc.")
+]
+PriorsOpt = Annotated[
+    Path | None, typer.Option("--priors", metavar="FILE",
+                              help="YAML file overriding the model's priors.")
+]
+SeedOpt = Annotated[int, typer.Option("--seed", metavar="N",
+                                      help="Root random seed (same seed, same targets).")]
 EngineOpt = Annotated[
-    str, typer.Option("--engine", help="Simulation engine: auto, des (SimPy) or fast (NumPy).")
+    str, typer.Option("--engine", metavar="NAME",
+                      help="Simulation engine: auto, des (SimPy) or fast (NumPy).")
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", help="Simulate on a local dask cluster of N processes.")
+    int | None, typer.Option("--workers", metavar="N",
+                             help="Simulate on a local dask cluster of N processes.")
 ]
 TiersOpt = Annotated[
     str | None,
-    typer.Option("--tiers", help="Floor,target,stretch probabilities, e.g. 0.9,0.6,0.3."),
+    typer.Option("--tiers", metavar="P,P,P",
+                 help="Floor,target,stretch probabilities, e.g. 0.9,0.6,0.3."),
 ]
 CompanyTargetOpt = Annotated[
     str | None,
     typer.Option(
-        "--company-target",
-        help="The board's FY bookings number (e.g. 12500000, 12.5M, 800k): its probability "
-        "per scenario and the smallest change that lifts it to --probability.",
+        "--company-target", metavar="AMOUNT",
+        help="The board's FY bookings number (e.g. 12500000, 12.5M, 800k): shown in the "
+        "headline with its probability per scenario, split into the quotas, and the smallest "
+        "change that lifts it to --probability.",
     ),
 ]
-LangOpt = Annotated[str, typer.Option("--lang", help="Language of objectives and report: en, fr.")]
+OverAssignmentOpt = Annotated[
+    float, typer.Option("--over-assignment", metavar="K",
+                        help="Sum of rep quotas ÷ company number: 1.0 (default) hands out "
+                        "exactly the company number, 1.1 (common practice) 10 % more.")
+]
+TeamsOpt = Annotated[
+    Path | None, typer.Option("--teams", metavar="FILE",
+                              help="Teams file: owner, manager, region (Maven's "
+                              "sales_teams.csv reads as it is) for the quota sheet's roll-ups.")
+]
+LangOpt = Annotated[str, typer.Option("--lang", metavar="LANG",
+                                      help="Language of every output: en or fr.")]
 CurrencyOpt = Annotated[
-    str, typer.Option("--currency", help="Currency symbol of amounts (the data's currency).")
+    str, typer.Option("--currency", metavar="CODE",
+                      help="ISO code of the data's currency (USD, EUR, GBP...).")
 ]
 ProgressOpt = Annotated[
     bool, typer.Option("--progress/--no-progress", help="Show progress bars.")
@@ -89,6 +128,12 @@ QuotasOpt = Annotated[
         "targets.xlsx; how they add up in quota_rollup.csv.",
     ),
 ]
+
+PLAN_EXAMPLE = (
+    "Example: targetsim plan crm.csv --out plan/ --scenario growth --scenario tension "
+    "--teams teams.csv --over-assignment 1.1 --currency EUR --lang fr"
+)
+DEMO_EXAMPLE = "Example: targetsim demo --out build/demo --lang fr --currency EUR"
 
 
 def parse_amount(text: str | None) -> float | None:
@@ -131,70 +176,168 @@ def read_quotas_opt(path: Path | None):  # noqa: ANN201 - Quotas or None
     return quotas
 
 
+#: Words of the console summary of plan / demo / calibrate, in each language.
+SUMMARY_WORDS = {
+    "en": {
+        "head": "Company FY bookings target at {p}",
+        "cols": ("scenario", "target", "probability", "p10–p90 band", "deals won",
+                 "last 12 months", "growth"),
+        "proposed": " (proposed)",
+        "segments": "Segment quotas ({scenario}; they add up to the company number)",
+        "seg_cols": ("segment", "quota", "probability", "last 12 months", "growth"),
+        "reps": "Rep quotas: {sumq} in all, {k} of the company number {company} "
+                "(--over-assignment); each rep reaches their quota with probability {q}; the "
+                "company number is reached with probability {pc}, the sum of quotas with "
+                "{psum}.",
+        "flags": "[yellow]warning:[/] {below} FY bookings quota(s) below the last 12 months' "
+                 "actual, {above} above 1.5× it:",
+        "flag": "  {name}: {quota} vs {actual} in the last 12 months ({growth}); driver: {driver}",
+        "company": "company",
+        "reps_flagged": "  {n} rep quota(s) flagged; drivers: {drivers}.",
+        "driver_help": "  The driver is the fitted quantity that departs most from last year "
+                       "(targets.csv: context_flag, context_driver; last_year.csv beside "
+                       "fit_summary.csv).",
+        "no_driver": "no single fitted quantity",
+        "board": "[bold]The board's number[/] {target} under {scenario}: probability {prob}; "
+                 "to reach {p}: {levers}",
+        "time": "time: {items}", "wrote": "wrote {n} files to {out}",
+    },
+    "fr": {
+        "head": "Objectif annuel de CA signé de l'entreprise à {p}",
+        "cols": ("scénario", "objectif", "probabilité", "fourchette p10–p90",
+                 "affaires gagnées", "12 derniers mois", "croissance"),
+        "proposed": " (proposé)",
+        "segments": "Quotas des segments ({scenario} ; ils s'additionnent jusqu'à l'objectif "
+                    "de l'entreprise)",
+        "seg_cols": ("segment", "quota", "probabilité", "12 derniers mois", "croissance"),
+        "reps": "Quotas des commerciaux : {sumq} au total, {k} de l'objectif de l'entreprise "
+                "{company} (--over-assignment) ; chaque commercial atteint son quota avec une "
+                "probabilité de {q} ; l'objectif de l'entreprise est atteint avec une "
+                "probabilité de {pc}, la somme des quotas de {psum}.",
+        "flags": "[yellow]attention :[/] {below} quota(s) annuel(s) de CA signé sous le réalisé "
+                 "des 12 derniers mois, {above} au-dessus de 1,5 fois :",
+        "flag": "  {name} : {quota} contre {actual} sur les 12 derniers mois ({growth}) ; "
+                "cause : {driver}",
+        "company": "entreprise",
+        "reps_flagged": "  {n} quota(s) de commerciaux signalé(s) ; causes : {drivers}.",
+        "driver_help": "  La cause est la grandeur ajustée qui s'écarte le plus de l'an dernier "
+                       "(targets.csv : context_flag, context_driver ; last_year.csv à côté de "
+                       "fit_summary.csv).",
+        "no_driver": "aucune grandeur ajustée en particulier",
+        "board": "[bold]L'objectif de la direction[/] {target} dans le scénario {scenario} : "
+                 "probabilité {prob} ; pour atteindre {p} : {levers}",
+        "time": "durée : {items}", "wrote": "{n} fichiers écrits dans {out}",
+    },
+}
+
+
 def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
-    """Console summary: headline per scenario, targets per segment, allocation, top-down."""
-    from targetsim.calibrate.objectives import format_money, format_percent, format_range
+    """Console summary in the plan's language: the company number per scenario beside last
+    year, segment quotas, reps' rule, flags against last year, the board's number."""
+    from targetsim import formatting as fmt
+    from targetsim.calibrate.objectives import quota_of
+    from targetsim.safe_text import escape_console as esc
 
     cal = result.calibration
     lang = result.metadata.get("lang", "en")
-    cur = result.metadata.get("currency", "$")
+    w = SUMMARY_WORDS[fmt.check_lang(lang)]
+    cur = fmt.check_currency(result.metadata.get("currency", "USD"))
     t = cal.targets
+    has_ly = "last_year_actual" in t
 
     def money(v: float) -> str:
-        return format_money(v, lang, cur)
+        return fmt.money_compact(v, lang, cur)
+
+    def scenario(name: str) -> str:
+        return esc(fmt.scenario_label(name, lang))
 
     fy = t.loc[t["period"].eq("FY") & t["metric"].eq("bookings")]
-    head = Table(title=f"Company FY bookings target at {format_percent(cal.probability, lang)}")
-    for col in ("scenario", "target", "probability", "p10–p90 band", "deals won"):
-        head.add_column(col, justify="right" if col != "scenario" else "left")
+    head = Table(title=w["head"].format(p=fmt.percent(cal.probability, lang)))
+    cols = list(w["cols"] if has_ly else w["cols"][:5])
+    for i, col in enumerate(cols):
+        head.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
     for _, r in fy.loc[fy["level"].eq("total")].iterrows():
         deals = t.loc[t["level"].eq("total") & t["period"].eq("FY") & t["metric"].eq("deals_won")
                       & t["scenario"].eq(r["scenario"])]["target"]
-        head.add_row(r["scenario"], money(r["target"]),
-                     format_percent(r["attainment_probability"], lang),
-                     format_range(r["p10"], r["p90"], lang, cur),
-                     f"{deals.iloc[0]:.0f}" if len(deals) else "")
+        mark = w["proposed"] if r["scenario"] == cal.reference else ""
+        row = [scenario(r["scenario"]) + mark, money(r["target"]),
+               fmt.percent(r["attainment_probability"], lang),
+               fmt.money_range(r["p10"], r["p90"], lang, cur),
+               fmt.number(deals.iloc[0], lang) if len(deals) else ""]
+        if has_ly:
+            row += [money(r["last_year_actual"]), fmt.growth(r["implied_growth"], lang)]
+        head.add_row(*row)
     console.print(head)
-    seg = fy.loc[fy["level"].eq("segment")]
-    table = Table(title="FY bookings targets per segment (probability)")
-    table.add_column("segment")
-    scenarios = list(dict.fromkeys(seg["scenario"]))
-    for s in scenarios:
-        table.add_column(s, justify="right")
-    for name in dict.fromkeys(seg["name"]):
-        cells = []
-        for s in scenarios:
-            r = seg.loc[seg["scenario"].eq(s) & seg["name"].eq(name)].iloc[0]
-            prob = format_percent(r["attainment_probability"], lang)
-            cells.append(f"{money(r['target'])} ({prob})")
-        table.add_row(str(name), *cells)
+    seg = fy.loc[fy["level"].eq("segment") & fy["scenario"].eq(cal.reference)]
+    table = Table(title=w["segments"].format(scenario=scenario(cal.reference)))
+    seg_cols = list(w["seg_cols"] if has_ly else w["seg_cols"][:3])
+    for i, col in enumerate(seg_cols):
+        table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
+    for _, r in seg.iterrows():
+        q, qp = quota_of(r)
+        row = [esc(r["name"]), money(q), fmt.percent(qp, lang)]
+        if has_ly:
+            row += [money(r["last_year_actual"]), fmt.growth(r["implied_growth"], lang)]
+        table.add_row(*row)
     console.print(table)
     for a in cal.allocation_summary:
-        if a.scenario != cal.reference:
+        if a.scenario != cal.reference or a.level != "owner":
             continue
-        console.print(
-            f"[bold]{a.level}s[/] ({a.scenario}): split at equal probability "
-            f"{format_percent(a.common_probability)}, the company target {money(a.company_target)}"
-            f" is reached part by part with that probability; sum of individual targets at "
-            f"{format_percent(a.probability)} = {money(a.sum_of_quotas_at_p)} vs company number "
-            f"{money(a.company_at_p)}; P(company ≥ sum) = "
-            f"{format_percent(a.p_company_reaches_sum)}.",
-            highlight=False,
-        )
+        console.print(w["reps"].format(
+            sumq=money(a.sum_of_quotas), k=fmt.percent(a.over_assignment, lang),
+            company=money(a.company_target), q=fmt.percent(a.common_probability, lang),
+            pc=fmt.percent(a.p_company_number, lang), psum=fmt.percent(a.p_sum_of_quotas, lang)),
+            highlight=False)
+    if has_ly:
+        _print_flags(t, cal.reference, lang, cur, console)
     if cal.topdown is not None:
         for s, grp in cal.topdown.groupby("scenario", sort=False):
-            console.print(
-                f"[bold]company target[/] {money(float(grp['company_target'].iloc[0]))} under "
-                f"{s}: probability {format_percent(float(grp['attainment_probability'].iloc[0]))};"
-                f" to reach {format_percent(cal.probability)}: "
-                + " | ".join(str(c) for c in grp["change"]),
-                highlight=False,
-            )
+            console.print(w["board"].format(
+                target=money(float(grp["company_target"].iloc[0])), scenario=scenario(s),
+                prob=fmt.percent(float(grp["attainment_probability"].iloc[0]), lang),
+                p=fmt.percent(cal.probability, lang),
+                levers=" | ".join(esc(c) for c in grp["change"])), highlight=False)
     tm = result.timings
     if tm:
-        console.print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in tm.items()),
-                      highlight=False)
-    console.print(f"wrote {len(result.files)} files to {result.out_dir}", highlight=False)
+        console.print(w["time"].format(items=", ".join(
+            f"{k} {fmt.number(v, lang, 1)} s" for k, v in tm.items())), highlight=False)
+    console.print(w["wrote"].format(n=len(result.files), out=esc(result.out_dir)),
+                  highlight=False)
+
+
+def _print_flags(t, reference: str, lang: str, cur: str,  # noqa: ANN001 - DataFrame
+                 console: Console) -> None:
+    """Quotas below last year or above 1.5x it, with the fitted quantity that drives them."""
+    from targetsim import formatting as fmt
+    from targetsim.calibrate.objectives import quota_of
+    from targetsim.report.i18n import labels
+    from targetsim.safe_text import escape_console as esc
+
+    w = SUMMARY_WORDS[lang]
+    lab = labels(lang)
+    sel = t.loc[t["scenario"].eq(reference) & t["period"].eq("FY") & t["metric"].eq("bookings")
+                & t["context_flag"].fillna("").ne("")]
+    if sel.empty:
+        return
+
+    def driver(code: object) -> str:
+        return lab.get(f"driver_{code}", w["no_driver"]) if code else w["no_driver"]
+
+    below = sel.loc[sel["context_flag"].eq("below_last_year")]
+    above = sel.loc[sel["context_flag"].eq("above_last_year")]
+    console.print(w["flags"].format(below=len(below), above=len(above)), highlight=False)
+    for _, r in sel.loc[sel["level"].ne("owner")].iterrows():
+        console.print(w["flag"].format(
+            name=w["company"] if r["level"] == "total" else esc(r["name"]),
+            quota=fmt.money_compact(quota_of(r)[0], lang, cur),
+            actual=fmt.money_compact(r["last_year_actual"], lang, cur),
+            growth=fmt.growth(r["implied_growth"], lang), driver=driver(r["context_driver"])),
+            highlight=False)
+    owners = sel.loc[sel["level"].eq("owner"), "context_driver"].fillna("")
+    if len(owners):
+        console.print(w["reps_flagged"].format(n=len(owners), drivers=", ".join(
+            f"{driver(k)} ({v})" for k, v in owners.value_counts().items())), highlight=False)
+    console.print(w["driver_help"], highlight=False)
 
 
 def _finish(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
@@ -213,14 +356,14 @@ def _finish(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
         raise ConvergenceError(
             f"the model did not converge (see {result.out_dir / 'diagnostics.json'}); every "
             "output was written and is flagged in plan.json: treat the targets with caution, "
-            "or rerun with more --draws"
+            "or rerun with --sampler nutpie-lowrank, another --seed or more --mcmc-draws"
         )
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``plan`` and ``demo`` commands to the CLI."""
 
-    @app.command("plan")
+    @app.command("plan", epilog=PLAN_EXAMPLE)
     def plan(
         data: DataArg,
         out: OutOpt = Path("targetsim-plan"),
@@ -235,13 +378,20 @@ def register(app: typer.Typer) -> None:
         months: MonthsOpt = 12,
         probability: ProbabilityOpt = 0.6,
         draws: DrawsOpt = 400,
+        mcmc_draws: McmcDrawsOpt = None,
+        tune: TuneOpt = None,
+        chains: ChainsOpt = 2,
+        sampler: SamplerOpt = "nutpie",
+        priors: PriorsOpt = None,
         seed: SeedOpt = 0,
         engine: EngineOpt = "auto",
         workers: WorkersOpt = None,
         tiers: TiersOpt = None,
         company_target: CompanyTargetOpt = None,
+        over_assignment: OverAssignmentOpt = 1.0,
+        teams: TeamsOpt = None,
         lang: LangOpt = "en",
-        currency: CurrencyOpt = "$",
+        currency: CurrencyOpt = "USD",
         progress: ProgressOpt = True,
         quotas: QuotasOpt = None,
         won_stages: WonStagesOpt = None,
@@ -251,13 +401,16 @@ def register(app: typer.Typer) -> None:
         fx: FxOpt = None,
         amounts: AmountsOpt = "auto",
     ) -> None:
-        """Ingest, fit, simulate, calibrate and report in one go: targets with probabilities."""
+        """Ingest, fit, simulate, calibrate and report in one go: targets with their
+        probability, beside last year's actuals."""
+        from targetsim.cli.fit import load_priors
         from targetsim.data import load_opportunities
         from targetsim.data.funnel import build_funnel
         from targetsim.plan import run_plan
 
         tier_p = parse_tiers_opt(tiers)
         amount = parse_amount(company_target)
+        config = load_priors(priors) if priors is not None else None
         quota_table = read_quotas_opt(quotas)  # before the data: a typo should not wait
         options = export_options(won_stages, lost_stages, stage_order, stage_history, fx,
                                  amounts)
@@ -268,24 +421,27 @@ def register(app: typer.Typer) -> None:
         result = run_plan(
             build_funnel(opps), out, scenarios=scenario or (), probability=probability,
             tiers=tier_p, company_target=amount, start=start, months=months, draws=draws,
+            mcmc_draws=mcmc_draws, tune=tune, chains=chains, sampler=sampler, priors=config,
             seed=seed, engine=engine, workers=workers, lang=lang, currency=currency,
-            progress=progress, quotas=quota_table,
+            over_assignment=over_assignment, teams=teams, progress=progress, quotas=quota_table,
         )
         _finish(result, Console())
 
-    @app.command("demo")
+    @app.command("demo", epilog=DEMO_EXAMPLE)
     def demo(
         out: OutOpt = Path("targetsim-demo"),
         draws: DrawsOpt = 400,
         seed: SeedOpt = 0,
         tiers: TiersOpt = None,
         company_target: CompanyTargetOpt = None,
+        over_assignment: OverAssignmentOpt = 1.0,
         lang: LangOpt = "en",
+        currency: CurrencyOpt = "USD",
         progress: ProgressOpt = True,
         quotas: QuotasOpt = None,
     ) -> None:
         """Run `plan` on the bundled Maven CRM data (segments = products; baseline, growth and
-        tension scenarios)."""
+        tension scenarios; teams from Maven's sales_teams.csv)."""
         from targetsim.data import demo_data_path, load_funnel
         from targetsim.plan import DEMO_SCENARIOS, run_plan
 
@@ -295,6 +451,8 @@ def register(app: typer.Typer) -> None:
         result = run_plan(
             funnel, out, scenarios=DEMO_SCENARIOS, probability=0.6,
             tiers=parse_tiers_opt(tiers), company_target=parse_amount(company_target),
-            draws=draws, seed=seed, lang=lang, progress=progress, quotas=quota_table,
+            draws=draws, seed=seed, lang=lang, currency=currency,
+            over_assignment=over_assignment, teams=demo_data_path() / "sales_teams.csv",
+            progress=progress, quotas=quota_table,
         )
         _finish(result, Console())

@@ -15,13 +15,13 @@ from targetsim.report.i18n import LANGUAGES
 def register(app: typer.Typer) -> None:
     """Add the ``report`` command to the CLI."""
 
-    @app.command("report")
+    @app.command("report", epilog="Example: targetsim report plan/ --lang fr")
     def report(
         directory: Annotated[
             Path,
             typer.Argument(
                 help="Plan directory written by `targetsim plan` (or fit, simulate, calibrate).",
-                show_default=False,
+                show_default=False, metavar="DIR",
             ),
         ],
         lang: Annotated[

@@ -19,11 +19,12 @@ from targetsim.errors import DataError
 def register(app: typer.Typer) -> None:
     """Add the ``simulate`` command to the CLI."""
 
-    @app.command("simulate")
+    @app.command("simulate", epilog="Example: targetsim simulate plan/ --scenario growth "
+                 "--scenario tension --draws 1000")
     def simulate_cmd(
         directory: Annotated[
             Path, typer.Argument(help="Directory with fit.nc (from `targetsim fit`).",
-                                 show_default=False)
+                                 show_default=False, metavar="DIR")
         ],
         scenario: Annotated[
             list[str] | None,

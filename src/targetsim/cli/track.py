@@ -37,12 +37,13 @@ from targetsim.model.config import DEFAULT_TUNE as DEFAULT_MCMC_TUNE
 from targetsim.safe_text import escape_console as escape
 
 PlanDirArg = Annotated[
-    Path, typer.Argument(help="Plan directory written by `targetsim plan`.", show_default=False)
+    Path, typer.Argument(help="Plan directory written by `targetsim plan`.", show_default=False,
+                         metavar="PLAN_DIR")
 ]
 DataNowArg = Annotated[
     Path,
     typer.Argument(help="Fresh CRM export (same layout and options as the plan's data).",
-                   show_default=False),
+                   show_default=False, metavar="DATA_NOW"),
 ]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Root random seed.")]
 
@@ -116,7 +117,8 @@ def print_scorecard(result, console: Console) -> None:  # noqa: ANN001 - Backtes
 def register(app: typer.Typer) -> None:
     """Add the ``track`` and ``backtest`` commands to the CLI."""
 
-    @app.command("track")
+    @app.command("track", epilog="Example: targetsim track plan/ crm-2018-03.csv --out "
+                 "plan/track-2018-03")
     def track(
         plan_dir: PlanDirArg,
         data_now: DataNowArg,
@@ -135,27 +137,43 @@ def register(app: typer.Typer) -> None:
         stage_history: StageHistoryOpt = None,
         fx: FxOpt = None,
         amounts: AmountsOpt = "auto",
-        draws: Annotated[int, typer.Option("--draws", help="Posterior draws simulated.")] = 1000,
-        seed: SeedOpt = 0,
+        draws: Annotated[
+            int | None, typer.Option("--draws", metavar="N", help="Posterior draws simulated "
+                                     "(default: the plan's, with its seed: an unchanged plan "
+                                     "re-tracks to its own probabilities).")
+        ] = None,
+        seed: Annotated[int | None, typer.Option("--seed", metavar="N",
+                                                 help="Root random seed (default: the "
+                                                 "plan's).")] = None,
+        lang: Annotated[str | None, typer.Option(
+            "--lang", metavar="LANG", help="Language of track.html: en or fr (default: the "
+            "plan's).")] = None,
+        progress: Annotated[bool, typer.Option("--progress/--no-progress",
+                                               help="Show progress bars.")] = True,
     ) -> None:
         """Re-forecast each target from bookings to date and today's pipeline; early warnings."""
+        from targetsim.formatting import check_currency, check_lang
         from targetsim.track.output import write_track
-        from targetsim.track.track import track_plan
+        from targetsim.track.track import plan_language, track_plan
 
-        if draws < 10:
+        if draws is not None and draws < 10:
             raise ConfigError(f"--draws: need at least 10 posterior draws, got {draws}")
         if not plan_dir.is_dir():
             raise ConfigError(f"{plan_dir}: not a directory; give the --out of `targetsim plan`")
         options = export_options(won_stages, lost_stages, stage_order, stage_history, fx, amounts)
         opps = opportunities_from_cli(data_now, fmt, map_, segment_col, stages, as_of,
                                       skip_invalid, options)
-        result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed)
+        plan_lang, currency = plan_language(plan_dir)
+        lang = check_lang(lang) if lang is not None else plan_lang
+        result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed, progress=progress)
         console = _console()
         print_track(result, console)
-        files = write_track(result, out or plan_dir, html=(plan_dir / "report.html").is_file())
+        files = write_track(result, out or plan_dir, html=(plan_dir / "report.html").is_file(),
+                            lang=lang, currency=check_currency(currency))
         console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
 
-    @app.command("backtest")
+    @app.command("backtest", epilog="Example: targetsim backtest crm.csv --cutoffs "
+                 "2017-06-30,2017-09-30 --out backtest/")
     def backtest(
         data: DataArg,
         cutoffs: Annotated[
@@ -183,10 +201,11 @@ def register(app: typer.Typer) -> None:
         fx: FxOpt = None,
         amounts: AmountsOpt = "auto",
         draws: Annotated[
-            int, typer.Option("--draws", help="Posterior draws per chain of each fit.")
+            int, typer.Option("--mcmc-draws", metavar="N", help="MCMC draws per chain of "
+                              "each fit.")
         ] = DEFAULT_MCMC_DRAWS,
-        tune: Annotated[int, typer.Option("--tune", help="Tuning steps per chain.")] = (
-            DEFAULT_MCMC_TUNE),
+        tune: Annotated[int, typer.Option("--tune", metavar="N",
+                                          help="Tuning steps per chain.")] = DEFAULT_MCMC_TUNE,
         chains: Annotated[int, typer.Option("--chains", help="MCMC chains per fit.")] = 2,
         probability: Annotated[
             float, typer.Option("--probability", help="p of the target whose hit rate is scored.")
@@ -202,7 +221,7 @@ def register(app: typer.Typer) -> None:
         from targetsim.track.backtest import model_forecaster, parse_cutoffs
         from targetsim.track.output import write_backtest
 
-        for name, v in (("--draws", draws), ("--tune", tune), ("--chains", chains)):
+        for name, v in (("--mcmc-draws", draws), ("--tune", tune), ("--chains", chains)):
             if v < 1:
                 raise ConfigError(f"{name} must be at least 1, got {v}")
         cuts = parse_cutoffs(cutoffs) if cutoffs is not None else None

@@ -91,6 +91,11 @@ def diagnose(idata) -> Diagnostics:  # noqa: ANN001 (anything with posterior, sa
     -------
     Diagnostics
     """
+    import warnings
+
+    # ArviZ's daily FutureWarning about its own refactor: nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor",
+                            category=FutureWarning)
     import arviz as az
 
     post = idata.posterior

@@ -46,6 +46,10 @@ MONTHS = lognormal.MONTHS
 # compiles the model with JAX, which brings its own kernels, and the graph has no matrix
 # products for the C fallback to need a BLAS for: the warning would only alarm users.
 warnings.filterwarnings("ignore", message="PyTensor could not link to a BLAS", category=UserWarning)
+# ArviZ (imported by PyMC, and for the fit's diagnostics) greets the first import of each
+# day with a FutureWarning about its own refactor: nothing a targetsim user can act on.
+warnings.filterwarnings("ignore", message=r"\s*ArviZ is undergoing a major refactor",
+                        category=FutureWarning)
 
 
 def build_pymc_model(st: FunnelStats, cfg: ModelConfig) -> tuple[pm.Model, dict]:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
 from targetsim.io import write_text_atomic
+from targetsim.progress import StepBar
 from targetsim.report.i18n import labels
 
 __all__ = ["write_report"]
@@ -42,7 +40,8 @@ def write_report(
     Returns
     -------
     list of Path
-        ``[report.html, targets.xlsx]``.
+        ``[report.html, targets.xlsx]`` and ``objectives.md`` (rewritten in ``lang``) when
+        the plan has indicators.csv.
 
     Raises
     ------
@@ -51,31 +50,35 @@ def write_report(
     ConfigError
         If ``lang`` is not supported.
     """
-    from targetsim.report.excel import write_targets_xlsx
-    from targetsim.report.html import build_context, load_fit, render_html
+    from targetsim.report.excel import write_quota_workbook
+    from targetsim.report.html import build_context, load_fit, objectives_text, render_html
     from targetsim.report.inputs import load_plan
-    from targetsim.report.quotas import load_quota_scores
 
     labels(lang)  # fail on a bad language before any work
     out = Path(out_dir)
-    steps = ("read plan", "read fit", "build report", "write report.html", "write targets.xlsx")
-    with Progress(
-        TextColumn("report: {task.description}"), BarColumn(), TimeElapsedColumn(),
-        console=Console(stderr=True), transient=True, disable=not progress,
-    ) as bar:
-        task = bar.add_task(steps[0], total=len(steps))
+    steps = ("read plan", "read fit", "build report", "write report.html", "write targets.xlsx",
+             "write objectives.md")
+    with StepBar("report", len(steps), enabled=progress) as bar:
+        bar.describe(steps[0])
         plan = load_plan(out)
-        bar.update(task, advance=1, description=steps[1])
+        bar.step(steps[1])
         fit, note = load_fit(out / "fit.nc")
-        bar.update(task, advance=1, description=steps[2])
-        context = build_context(plan, lang=lang, fit=fit, fit_note=note)
-        bar.update(task, advance=1, description=steps[3])
+        if note is not None and (out / "fit.nc").exists():
+            # Said on the console, not in the report: the page is for the meeting.
+            bar.console.print(f"warning: {out / 'fit.nc'} could not be read ({note}); the "
+                              "report leaves out the reps' records and the check of last "
+                              "year.", markup=False, highlight=False, soft_wrap=True)
+        bar.step(steps[2])
+        context = build_context(plan, lang=lang, fit=fit)
+        bar.step(steps[3])
         html_path = write_text_atomic(out / "report.html", render_html(context))
-        bar.update(task, advance=1, description=steps[4])
-        scored = load_quota_scores(out)
-        xlsx_path = write_targets_xlsx(
-            out / "targets.xlsx", plan.targets, plan.optional.get("indicators"), lang=lang,
-            quota_scores=scored[0] if scored else None,
-        )
-        bar.update(task, advance=1)
-    return [html_path, xlsx_path]
+        bar.step(steps[4])
+        xlsx_path = write_quota_workbook(out / "targets.xlsx", plan, lang=lang)
+        bar.step(steps[5])
+        paths = [html_path, xlsx_path]
+        # objectives.md follows the report's language, like every other output.
+        text = objectives_text(plan, lang)
+        if text is not None and plan.optional.get("indicators") is not None:
+            paths.append(write_text_atomic(out / "objectives.md", text))
+        bar.step()
+    return paths

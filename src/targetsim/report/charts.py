@@ -32,6 +32,7 @@ def fan_chart_svg(
     title: str,
     lang: str,
     target: float | None = None,
+    last_year: list[float] | None = None,
 ) -> str:
     """A fan chart of cumulative outcomes against a target, as an ``<svg>`` element.
 
@@ -45,6 +46,8 @@ def fan_chart_svg(
         Language of the axis numbers.
     target : float, optional
         Full-year target, drawn as a dashed horizontal line.
+    last_year : list of float, optional
+        Cumulative actuals of the same months a year earlier, drawn as a grey line.
 
     Returns
     -------
@@ -56,6 +59,8 @@ def fan_chart_svg(
     values = [*band["p90"], *band["p10"]]
     if target is not None:
         values.append(target)
+    if last_year is not None:
+        values.extend(last_year)
     y_max = max([v for v in values if math.isfinite(v)] + [1.0]) * 1.05
     step = _nice_step(y_max)
     y_top = step * math.ceil(y_max / step)
@@ -97,6 +102,16 @@ def fan_chart_svg(
         for a, b in [(PAD_L, y(0.0))] + [(x(i), y(v)) for i, v in enumerate(band["p50"])]
     )
     parts.append(f'<polyline class="median" points="{med}"/>')
+    if last_year is not None and len(last_year) == n:
+        ly = " ".join(
+            f"{a:.1f},{b:.1f}"
+            for a, b in [(PAD_L, y(0.0))] + [(x(i), y(v)) for i, v in enumerate(last_year)]
+        )
+        parts.append(f'<polyline class="last-year" points="{ly}"/>')
+        parts.append(
+            f'<text class="ly-label" x="{x(n - 1) - 4:.1f}" y="{y(last_year[-1]) + 14:.1f}" '
+            f'text-anchor="end">{html.escape(fmt_compact(last_year[-1], lang))}</text>'
+        )
     if target is not None and math.isfinite(target):
         yy = y(target)
         parts.append(

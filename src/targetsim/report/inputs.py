@@ -4,8 +4,8 @@ Contract files (``targets.csv``, ``projection.nc``, ``fit_summary.csv``,
 ``diagnostics.json``) must be present and well-formed: without them there is no report, and
 a :class:`~targetsim.errors.DataError` says which file and which columns are wrong. The
 other files (``indicators.csv``, ``stress.csv``, ``allocation.csv``, ``tiers.csv``,
-``topdown.csv``, ``objectives.md``, ``plan.json``, ``fit.nc``) are optional: the report skips
-their section with a note.
+``topdown.csv``, ``actuals.csv``, ``last_year.csv``, ``teams.csv``, ``objectives.md``,
+``plan.json``, ``fit.nc``) are optional: the report leaves out what they would show.
 """
 
 from __future__ import annotations
@@ -81,6 +81,17 @@ class PlanInputs:
         return "baseline" if "baseline" in self.scenarios else self.scenarios[0]
 
     @property
+    def currency(self) -> str:
+        """ISO code of the amounts (plan.json; ``USD`` when unknown)."""
+        from targetsim.errors import ConfigError
+        from targetsim.formatting import check_currency
+
+        try:
+            return check_currency(str(self.plan.get("currency") or "USD"))
+        except ConfigError:
+            return "USD"
+
+    @property
     def probability(self) -> float:
         """The plan's attainment probability (plan.json, else the median of targets.csv)."""
         if "probability" in self.plan:
@@ -101,8 +112,18 @@ def _read_csv(path: Path, columns: tuple[str, ...], *, str_cols: tuple[str, ...]
         )
     for c in str_cols:
         if c in df:
-            df[c] = df[c].fillna("").astype(str)
+            df[c] = df[c].fillna("").astype(str).map(_unneutralise)
     return df
+
+
+def _unneutralise(text: str) -> str:
+    """teams.csv was written with formula-neutralised text (a leading apostrophe): read back
+    the name itself; every writer escapes again for its destination."""
+    from targetsim.safe_text import FORMULA_PREFIXES
+
+    if text.startswith("'") and text[1:2] and text[1:].startswith(FORMULA_PREFIXES):
+        return text[1:]
+    return text
 
 
 def _require(path: Path) -> Path:
@@ -200,6 +221,10 @@ def load_plan(out_dir: str | Path) -> PlanInputs:
         "allocation": ((), ("level", "name", "period", "metric", "scenario")),
         "tiers": ((), ("level", "name", "period", "metric", "scenario", "tier")),
         "topdown": ((), ("scenario", "lever")),
+        "actuals": (("segment", "owner", "month", "bookings", "deals_won"),
+                    ("segment", "owner", "month")),
+        "last_year": (("level", "name", "bookings_12m", "deals_won_12m"), ("level", "name")),
+        "teams": (("owner", "manager", "region"), ("owner", "manager", "region")),
     }
     for key, (cols, str_cols) in specs.items():
         p = d / f"{key}.csv"

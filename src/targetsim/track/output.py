@@ -1,8 +1,10 @@
 """Files of ``targetsim track`` and ``targetsim backtest``: CSV tables and a self-contained HTML.
 
-Every file is written atomically. ``track.html`` is a standalone page (no scripts, no
-external resources, every value escaped by jinja2's autoescape) written next to
-``report.html`` when the plan has one, so the report's owner can link or embed it.
+Every file is written atomically. ``track.html`` is the page a manager reads: the early
+warnings first, in words, then one row per target of the proposed scenario with a traffic
+light (reps folded away), numbers written by :mod:`targetsim.formatting`. It is standalone
+(no scripts, no external resources, every value escaped by jinja2's autoescape) and written
+next to ``report.html`` when the plan has one.
 """
 
 from __future__ import annotations
@@ -10,81 +12,173 @@ from __future__ import annotations
 from pathlib import Path
 
 import jinja2
-import pandas as pd
 
 from targetsim.io import atomic_path, write_text_atomic
 from targetsim.track.backtest import BacktestResult
 from targetsim.track.track import TrackResult
 
 _PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<title>Tracking {{ as_of }}</title>
+<html lang="{{ lang }}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{ title }}</title>
 <style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#222}
-table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}
-td.l,th.l{text-align:left}
-tr.fired td{background:#fde8e8}
-.low{color:#b00020;font-weight:bold}
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1.5rem;
+color:#1d2733}
+h2{border-bottom:2px solid #e3e8ee;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.9em}
+td,th{border-bottom:1px solid #e3e8ee;padding:.25rem .55rem;text-align:left;vertical-align:top}
+td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+th{background:#f4f6f8}
+.warn{border-left:4px solid #b3261e;background:#fdf0ef;padding:.4rem .8rem;margin:.4rem 0}
+.ok{border-left:4px solid #1e7d3a;background:#eef7f0;padding:.4rem .8rem}
+.note{color:#5b6774}
+.light{display:inline-block;width:.9em;height:.9em;border-radius:50%;vertical-align:middle}
+.green{background:#1e7d3a}.amber{background:#e0a100}.red{background:#b3261e}
+details summary{cursor:pointer;margin:.6rem 0}
+@media print{body{max-width:none;padding:0;font-size:9pt}table{font-size:7.5pt}
+td.num,th.num{white-space:normal}}
 </style></head><body>
 <section id="track">
-<h2>Tracking as of {{ as_of }} (plan as of {{ plan_as_of }})</h2>
-{% for n in notes %}<p class="note">{{ n }}</p>{% endfor %}
-<h3>Targets: probability given what is booked and today's pipeline</h3>
-<table><tr>{% for c in target_cols %}<th class="{{ 'l' if loop.index <= 5 }}">{{ c }}</th>
-{% endfor %}</tr>
-{% for r in targets %}<tr>{% for c in target_cols %}
-<td class="{{ 'l' if loop.index <= 5 }}{{ ' low' if c == 'probability_now' and r['low'] }}">
-{{ r[c] }}</td>{% endfor %}</tr>
-{% endfor %}</table>
-<h3>Early warnings ({{ n_fired }} of {{ warnings|length }} checks fired; each check fires
-with probability at most 2.5 % on data that follow the plan)</h3>
-<table><tr><th class="l">check</th><th class="l">segment</th><th>fired</th>
-<th class="l">evidence</th></tr>
-{% for w in warnings %}<tr class="{{ 'fired' if w.triggered }}"><td class="l">{{ w.check }}</td>
-<td class="l">{{ w.segment }}</td><td>{{ 'yes' if w.triggered else 'no' }}</td>
-<td class="l">{{ w.evidence }}</td></tr>
-{% endfor %}</table>
+<h1>{{ title }}</h1>
+<p class="note">{{ intro }} {% for n in notes %}{{ n }} {% endfor %}</p>
+<h2 id="warnings">{{ L.warnings }}</h2>
+{% if fired %}{% for w in fired %}<p class="warn"><strong>{{ w.title }}</strong>
+{{ w.evidence }}</p>{% endfor %}
+{% else %}<p class="ok">{{ no_warning }}</p>{% endif %}
+<h2>{{ targets_title }}</h2>
+<p class="note"><span class="light green"></span> {{ L.legend_green }} ·
+<span class="light amber"></span> {{ L.legend_amber }} ·
+<span class="light red"></span> {{ L.legend_red }}.</p>
+<table id="track-table"><thead><tr><th></th><th>{{ L.target }}</th><th>{{ L.period }}</th>
+<th class="num">{{ L.quota }}</th>
+<th class="num">{{ L.booked }}</th><th class="num">{{ L.done }}</th>
+<th class="num">{{ L.plan }}</th>
+<th class="num">{{ L.now }}</th>
+<th class="num">{{ L.range }}</th></tr></thead><tbody>
+{% for r in main %}<tr>
+<td><span class="light {{ r.light }}" title="{{ r.light_label }}"></span></td>
+<td>{{ r.name }}</td><td>{{ r.period }}</td><td class="num">{{ r.target }}</td>
+<td class="num">{{ r.booked }}</td><td class="num">{{ r.done }}</td>
+<td class="num">{{ r.plan }}</td>
+<td class="num"><strong>{{ r.now }}</strong></td><td class="num">{{ r.band }}</td></tr>
+{% endfor %}</tbody></table>
+{% if reps %}<details><summary>{{ reps_title }}</summary>
+<table id="track-reps"><thead><tr><th></th><th>{{ L.rep }}</th><th>{{ L.period }}</th>
+<th class="num">{{ L.quota }}</th>
+<th class="num">{{ L.booked }}</th><th class="num">{{ L.plan }}</th><th class="num">{{ L.now }}</th>
+</tr></thead><tbody>
+{% for r in reps %}<tr>
+<td><span class="light {{ r.light }}" title="{{ r.light_label }}"></span></td>
+<td>{{ r.rep }}</td><td>{{ r.period }}</td><td class="num">{{ r.target }}</td>
+<td class="num">{{ r.booked }}</td><td class="num">{{ r.plan }}</td>
+<td class="num"><strong>{{ r.now }}</strong></td></tr>
+{% endfor %}</tbody></table></details>{% endif %}
+<p class="note">{{ L.files }}</p>
 </section></body></html>
 """
 
 
-def _fmt(v: object) -> str:
-    if isinstance(v, float):
-        return "" if pd.isna(v) else f"{v:,.0f}"
-    return str(v)
+def light(probability_now: float, plan_probability: float) -> str:
+    """Traffic light of a target: green, amber or red."""
+    if probability_now != probability_now:
+        return "amber"
+    ref = plan_probability if plan_probability == plan_probability else 0.6
+    if probability_now >= ref - 0.05:
+        return "green"
+    return "amber" if probability_now >= 0.4 else "red"
 
 
-def render_track_html(result: TrackResult) -> str:
-    """The tracking section as a standalone, escaped HTML page."""
-    cols = ["scenario", "level", "name", "period", "metric", "target", "booked_to_date",
-            "attainment_to_date", "gap", "plan_probability", "probability_now", "p10", "p50",
-            "p90"]
-    rows = []
-    for r in result.table.to_dict("records"):
-        row = {c: _fmt(r[c]) for c in cols}
-        if r["metric"] == "deals_won":
-            for c in ("target", "booked_to_date", "gap", "p10", "p50", "p90"):
-                row[c] = f"{float(r[c]):,.0f}"
-        row["attainment_to_date"] = (
-            "" if pd.isna(r["attainment_to_date"]) else f"{r['attainment_to_date']:.0%}"
-        )
-        for c in ("plan_probability", "probability_now"):
-            row[c] = "" if pd.isna(r[c]) else f"{r[c]:.0%}"
-        pp = r["plan_probability"]
-        row["low"] = bool(pd.notna(pp) and r["probability_now"] < pp - 0.1)
-        rows.append(row)
+def _evidence(r: object, lab: dict[str, str], lang: str) -> str:
+    """A check's evidence in the reader's language, from its numbers (track_warnings.csv
+    keeps the English sentence with every detail)."""
+    from targetsim import formatting as F
+
+    check = str(r.check)  # type: ignore[attr-defined]
+    if check == "coverage":
+        def fm(v: float) -> str:
+            return F.number(v, lang, 1) + "×"
+    else:
+        def fm(v: float) -> str:
+            return F.number(v, lang)
+    template = lab.get(f"ev_{check}")
+    if template is None:
+        return str(r.evidence)  # type: ignore[attr-defined]
+    return template.format(observed=fm(r.observed), expected=fm(r.expected),  # type: ignore[attr-defined]
+                           threshold=fm(r.threshold))  # type: ignore[attr-defined]
+
+
+def render_track_html(result: TrackResult, lang: str = "en", currency: str = "USD") -> str:
+    """track.html: warnings first, in words; one row per target with a traffic light.
+
+    Parameters
+    ----------
+    result : TrackResult
+    lang : {"en", "fr"}
+        Language of every word and number (:mod:`targetsim.formatting`).
+    currency : str
+        ISO 4217 code of the amounts (the plan's).
+    """
+    from targetsim import formatting as F
+    from targetsim.report.i18n import TRACK_LABELS
+
+    lab = TRACK_LABELS[F.check_lang(lang)]
+    cur = F.check_currency(currency)
+    t = result.table
+    names = list(dict.fromkeys(t["scenario"].astype(str)))
+    scenario = "baseline" if "baseline" in names else names[0]
+
+    def val(v: float, metric: str) -> str:
+        return F.money_compact(v, lang, cur) if metric == "bookings" else F.number(v, lang)
+
+    def fmt_row(r: dict) -> dict:
+        metric = str(r["metric"])
+        pp = float(r["plan_probability"])
+        label = lab["company"] if r["level"] == "total" else str(r["name"])
+        colour = light(float(r["probability_now"]), pp)
+        return {
+            "name": f"{label} · {lab[metric] if metric in lab else metric}",
+            "rep": str(r["name"]),
+            "period": lab["FY"] if r["period"] == "FY" else F.quarter(str(r["period"]), lang),
+            "target": val(r["target"], metric), "booked": val(r["booked_to_date"], metric),
+            "done": F.percent(r["attainment_to_date"], lang), "plan": F.percent(pp, lang),
+            "now": F.percent(r["probability_now"], lang),
+            "band": F.span(val(r["p10"], metric), val(r["p90"], metric)),
+            "light": colour, "light_label": lab[colour],
+        }
+
+    sel = t[t["scenario"].astype(str) == scenario]
+    main = [fmt_row(r) for r in sel[sel["level"] != "owner"].to_dict("records")]
+    reps = [fmt_row(r) for r in sel[(sel["level"] == "owner")
+                                    & (sel["metric"] == "bookings")].to_dict("records")]
+    w = result.warnings
+    fired = []
+    if len(w):
+        for r in w[w["triggered"]].itertuples(index=False):
+            fired.append({"title": lab["warning_title"].format(
+                segment=r.segment, title=lab.get("check_" + str(r.check), str(r.check))),
+                          "evidence": _evidence(r, lab, lang)})
+    if result.note_keys:
+        notes = [lab[k].format(**{n: F.long_date(v, lang) for n, v in kw.items()})
+                 for k, kw in result.note_keys]
+    else:  # a result built by hand: its notes as given
+        notes = [f"{n}." for n in result.notes]
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    warns = list(result.warnings.itertuples(index=False))
     return env.from_string(_PAGE).render(
-        as_of=result.as_of.date(), plan_as_of=result.plan_as_of.date(), notes=result.notes,
-        target_cols=cols, targets=rows, warnings=warns,
-        n_fired=int(result.warnings["triggered"].sum()) if len(result.warnings) else 0,
+        lang=lang, L=lab,
+        title=lab["title"].format(as_of=F.long_date(result.as_of, lang)),
+        intro=lab["intro"].format(plan_as_of=F.long_date(result.plan_as_of, lang)),
+        notes=notes, fired=fired, no_warning=lab["no_warning"].format(n=len(w)),
+        targets_title=lab["targets"].format(scenario=F.scenario_label(scenario, lang)),
+        main=main, reps=reps,
+        reps_title=lab["reps"].format(n=len(reps),
+                                      red=sum(1 for r in reps if r["light"] == "red")),
     )
 
 
-def write_track(result: TrackResult, out_dir: str | Path, *, html: bool) -> list[Path]:
-    """Write ``track.csv``, ``track_warnings.csv`` and, if ``html``, ``track.html``."""
+def write_track(result: TrackResult, out_dir: str | Path, *, html: bool, lang: str = "en",
+                currency: str = "USD") -> list[Path]:
+    """Write ``track.csv``, ``track_warnings.csv`` and, if ``html``, ``track.html`` (in
+    ``lang``, amounts in ``currency``)."""
     out = Path(out_dir)
     files = []
     for name, frame in (("track.csv", result.table), ("track_warnings.csv", result.warnings)):
@@ -92,7 +186,8 @@ def write_track(result: TrackResult, out_dir: str | Path, *, html: bool) -> list
             frame.to_csv(tmp, index=False)
         files.append(out / name)
     if html:
-        files.append(write_text_atomic(out / "track.html", render_track_html(result)))
+        files.append(write_text_atomic(out / "track.html",
+                                       render_track_html(result, lang, currency)))
     return files
 
 

@@ -22,6 +22,7 @@ plan's start and are not re-run mid-year).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -66,6 +67,10 @@ class TrackResult:
     plan_as_of : pandas.Timestamp
         The as-of date of the data the plan was fitted on.
     notes : tuple of str
+        The same notes in English, for the console.
+    note_keys : tuple of (str, dict)
+        The notes as keys and values, for track.html in the reader's language
+        (``month_end`` with ``as_of`` and ``export``; ``no_indicators``).
     """
 
     table: pd.DataFrame
@@ -73,6 +78,7 @@ class TrackResult:
     as_of: pd.Timestamp
     plan_as_of: pd.Timestamp
     notes: tuple[str, ...] = ()
+    note_keys: tuple[tuple[str, dict[str, str]], ...] = ()
 
 
 def to_month_end(opps: Opportunities) -> tuple[Opportunities, tuple[str, ...]]:
@@ -180,6 +186,7 @@ def track_targets(
     horizon_months: int,
     scenarios: list | None = None,
     random_seed: int = 0,
+    on_step: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
     """Probability of each target given the bookings so far and today's pipeline.
 
@@ -196,11 +203,15 @@ def track_targets(
     scenarios : list of Scenario, optional
         One per scenario name of ``targets`` (default: baselines named like them).
     random_seed : int
+    on_step : callable, optional
+        Called with the name of the next step when the simulation is done (a progress bar).
 
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`TRACK_COLUMNS`, one row per target.
+        Columns :data:`TRACK_COLUMNS`, one row per target. ``target`` is the number handed
+        out (``quota`` when targets.csv has it: the one the report and the quota sheet show)
+        and ``plan_probability`` its probability at planning time.
     """
     from targetsim.simulate import simulate
 
@@ -224,6 +235,8 @@ def track_targets(
             rebase_params(params, now), pipeline, scenarios, start=str(first.date()),
             months=n_rest, engine="fast", random_seed=random_seed, progress=False,
         )
+    if on_step is not None:
+        on_step("bookings to date")
     rows = []
     booked_cache: dict[tuple[pd.Timestamp, pd.Timestamp], dict] = {}
     for r in targets.itertuples(index=False):
@@ -232,7 +245,7 @@ def track_targets(
         if key not in booked_cache:
             booked_cache[key] = _booked(opps_now, *key) if start <= now else {}
         booked = booked_cache[key].get((str(r.level), str(r.name), str(r.metric)), 0.0)
-        target = float(r.target)
+        target, plan_p = _handed_out(r)
         if end <= now:
             status, outcome = "closed", np.array([booked])
         else:
@@ -248,12 +261,21 @@ def track_targets(
                 "booked_to_date": booked,
                 "attainment_to_date": booked / target if target > 0 else np.nan,
                 "gap": max(target - booked, 0.0),
-                "plan_probability": float(getattr(r, "attainment_probability", np.nan)),
+                "plan_probability": plan_p,
                 "probability_now": float(np.mean(outcome >= target)),
                 "p10": float(p10), "p50": float(p50), "p90": float(p90),
             }
         )
     return pd.DataFrame(rows, columns=TRACK_COLUMNS)
+
+
+def _handed_out(r: object) -> tuple[float, float]:
+    """A targets.csv row's number handed out and its planned probability: the quota when
+    the row has one (quotas add up; the documents show them), else the target."""
+    quota = float(getattr(r, "quota", np.nan))
+    if np.isfinite(quota):
+        return quota, float(getattr(r, "quota_probability", np.nan))
+    return float(r.target), float(getattr(r, "attainment_probability", np.nan))  # type: ignore[attr-defined]
 
 
 def _simulated(
@@ -397,13 +419,40 @@ def _inflow_and_coverage(
     return out
 
 
+def plan_language(plan_dir: str | Path) -> tuple[str, str]:
+    """The plan's language and currency (plan.json; ``en`` and ``USD`` when unknown)."""
+    path = Path(plan_dir) / "plan.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except ValueError:
+        meta = {}
+    lang = meta.get("lang") if meta.get("lang") in ("en", "fr") else "en"
+    currency = meta.get("currency") if isinstance(meta.get("currency"), str) else "USD"
+    return str(lang), str(currency)
+
+
+def plan_draws_and_seed(plan_dir: str | Path) -> tuple[int | None, int | None]:
+    """The posterior draws and seed the plan simulated with (plan.json), if recorded."""
+    path = Path(plan_dir) / "plan.json"
+    if not path.is_file():
+        return None, None
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None, None
+    draws, seed = meta.get("draws"), meta.get("seed")
+    return (int(draws) if isinstance(draws, int) else None,
+            int(seed) if isinstance(seed, int) else None)
+
+
 def track_plan(
     plan_dir: str | Path,
     opps_now: Opportunities,
     *,
-    n_draws: int = 1000,
-    random_seed: int = 0,
+    n_draws: int | None = None,
+    random_seed: int | None = None,
     params: FunnelParams | None = None,
+    progress: bool = False,
 ) -> TrackResult:
     """Track a plan directory (``targets.csv``, ``fit.nc``, ``projection.nc``) with a fresh export.
 
@@ -413,12 +462,23 @@ def track_plan(
         Output directory of ``targetsim plan``; ``indicators.csv`` is used when present.
     opps_now : Opportunities
         The fresh export.
-    n_draws : int
-        Posterior draws simulated.
-    random_seed : int
+    n_draws : int, optional
+        Posterior draws simulated. Default: the plan's own (plan.json), else 1,000.
+    random_seed : int, optional
+        Default: the plan's seed. With the plan's draws and seed, track draws the **same**
+        posterior draws and the same random streams as the plan (common random numbers):
+        re-tracking an unchanged plan with no new data reproduces the plan's probabilities
+        (exactly when the plan ran the vectorised engine), and a change of probability
+        reflects the data, not Monte-Carlo noise. With other draws the two estimates are
+        independent: their difference has standard deviation
+        ``sqrt(p (1 - p) (1 / n_plan + 1 / n_track))``, about 2.9 points at p = 0.6 for 400
+        and 1,000 draws, so moves of 5-9 points happen on some of a few hundred targets.
     params : FunnelParams, optional
         Parameters to use instead of the posterior in ``fit.nc`` (which is then not needed),
         e.g. known parameters.
+    progress : bool
+        A progress bar on stderr (reading the fit and simulating the rest of the year take
+        seconds on a large plan).
 
     Raises
     ------
@@ -435,42 +495,66 @@ def track_plan(
                if c not in targets]
     if missing:
         raise DataError(f"{targets_path}: missing column(s) {', '.join(missing)}")
+    from targetsim.progress import StepBar
     from targetsim.simulate import load_projection
 
+    plan_n, plan_seed = plan_draws_and_seed(plan)
+    same = (n_draws is None or n_draws == plan_n) and (random_seed is None
+                                                       or random_seed == plan_seed)
+    n_draws = n_draws if n_draws is not None else (plan_n or 1000)
+    random_seed = random_seed if random_seed is not None else (plan_seed or 0)
     seeds = [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(random_seed).spawn(3)]
-    if params is None:
-        fit_path = plan / "fit.nc"
-        if not fit_path.is_file():
-            raise DataError(f"{fit_path}: not found; track needs the plan's fit")
-        from targetsim.model import FunnelFit
+    if same and plan_n is not None and plan_seed is not None:
+        # The plan's own posterior draws and simulation seed (plan.py: fit.params(draws,
+        # random_seed=seed), simulate(random_seed=seed)): common random numbers.
+        seeds[0] = seeds[1] = plan_seed
+    steps = ("read the plan's fit", "simulate the rest of the year", "bookings to date",
+             "early warnings")
+    with StepBar("track", len(steps), enabled=progress) as bar:
+        bar.describe(steps[0])
+        if params is None:
+            fit_path = plan / "fit.nc"
+            if not fit_path.is_file():
+                raise DataError(f"{fit_path}: not found; track needs the plan's fit")
+            from targetsim.model import FunnelFit
 
-        params = FunnelFit.load(fit_path).params(n_draws, random_seed=seeds[0])
-    projection = load_projection(plan / "projection.nc")
-    ind_path = plan / "indicators.csv"
-    indicators = pd.read_csv(ind_path, dtype={"segment": str}) if ind_path.is_file() else None
-    plan_as_of = pd.Timestamp(params.as_of).normalize()
-    check_export(opps_now, params, plan_as_of)
-    now_opps, notes = to_month_end(opps_now)
-    if pd.Timestamp(now_opps.as_of) < plan_as_of:
-        raise DataError(
-            f"{opps_now.source}: no complete month after the plan's as-of date "
-            f"{plan_as_of.date()} yet; track again after the end of the month"
+            params = FunnelFit.load(fit_path).params(n_draws, random_seed=seeds[0])
+        projection = load_projection(plan / "projection.nc")
+        ind_path = plan / "indicators.csv"
+        indicators = (pd.read_csv(ind_path, dtype={"segment": str}) if ind_path.is_file()
+                      else None)
+        plan_as_of = pd.Timestamp(params.as_of).normalize()
+        check_export(opps_now, params, plan_as_of)
+        now_opps, notes = to_month_end(opps_now)
+        if pd.Timestamp(now_opps.as_of) < plan_as_of:
+            raise DataError(
+                f"{opps_now.source}: no complete month after the plan's as-of date "
+                f"{plan_as_of.date()} yet; track again after the end of the month"
+            )
+        h0 = pd.Timestamp(projection.attrs["horizon_start"])
+        n_months = int(projection.attrs["months"])
+        names = [str(s) for s in dict.fromkeys(targets["scenario"])]
+        bar.step(steps[1])
+        table = track_targets(
+            params, targets, now_opps, horizon_start=h0, horizon_months=n_months,
+            scenarios=_scenarios_of(projection, names), random_seed=seeds[1],
+            on_step=bar.step,
         )
-    h0 = pd.Timestamp(projection.attrs["horizon_start"])
-    n_months = int(projection.attrs["months"])
-    names = [str(s) for s in dict.fromkeys(targets["scenario"])]
-    table = track_targets(
-        params, targets, now_opps, horizon_start=h0, horizon_months=n_months,
-        scenarios=_scenarios_of(projection, names), random_seed=seeds[1],
-    )
-    primary = "baseline" if "baseline" in names else names[0]
-    warns = early_warnings(
-        params, now_opps, indicators=indicators, targets=targets, projection=projection,
-        horizon_start=h0, scenario=primary, random_seed=seeds[2],
-    )
+        bar.step(steps[3])
+        primary = "baseline" if "baseline" in names else names[0]
+        warns = early_warnings(
+            params, now_opps, indicators=indicators, targets=targets, projection=projection,
+            horizon_start=h0, scenario=primary, random_seed=seeds[2],
+        )
+        bar.step()
+    keys: tuple[tuple[str, dict[str, str]], ...] = ()
+    if notes:
+        keys += (("month_end", {"as_of": str(pd.Timestamp(now_opps.as_of).date()),
+                                "export": str(pd.Timestamp(opps_now.as_of).date())}),)
     if indicators is None:
         notes += ("indicators.csv not in the plan: no coverage check",)
+        keys += (("no_indicators", {}),)
     return TrackResult(
         table=table, warnings=warnings_frame(warns),
-        as_of=pd.Timestamp(now_opps.as_of), plan_as_of=plan_as_of, notes=notes,
+        as_of=pd.Timestamp(now_opps.as_of), plan_as_of=plan_as_of, notes=notes, note_keys=keys,
     )
