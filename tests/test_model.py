@@ -214,7 +214,7 @@ def test_config_is_declarative_and_hashed():
     cfg = ModelConfig()
     assert FunnelModel.default_model_config == cfg
     assert cfg.won_log_days.mu == pytest.approx(np.log(60.0))
-    assert (cfg.cycle, cfg.size, cfg.arrivals) == ("hazard", "empirical", "local_trend")
+    assert (cfg.cycle, cfg.size, cfg.arrivals) == ("hazard", "empirical", "trend_shift")
     other = ModelConfig.from_dict({"win_logit": {"mu": -1.0, "sigma": 1.0}})
     assert other.win_logit.mu == -1.0
     assert other.config_hash() != cfg.config_hash()
