@@ -27,6 +27,7 @@ from targetsim.cli._common import (
     funnel_from_cli,
 )
 from targetsim.errors import ConfigError, ConvergenceError
+from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE
 
 _out = Console()
 _err = Console(stderr=True)
@@ -123,10 +124,8 @@ def register(app: typer.Typer) -> None:
     def fit_cmd(
         data: DataArg,
         out: OutOpt,
-        # = model.config.DEFAULT_DRAWS / DEFAULT_TUNE, written out: importing the model
-        # here would load PyMC at every start of the CLI.
-        draws: DrawsOpt = 1000,
-        tune: TuneOpt = 500,
+        draws: DrawsOpt = DEFAULT_DRAWS,
+        tune: TuneOpt = DEFAULT_TUNE,
         chains: ChainsOpt = 2,
         seed: SeedOpt = 0,
         sampler: SamplerOpt = "nutpie",

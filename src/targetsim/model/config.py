@@ -27,9 +27,10 @@ from targetsim.errors import ConfigError
 #: version cannot be read as this one.
 MODEL_VERSION = "funnel-4"
 #: Default MCMC draws and tuning steps per chain (``fit_funnel``, ``FunnelModel.fit`` and
-#: the minimum ``plan`` samples): the convergence gate needs about a thousand draws per
-#: chain to judge R-hat on a few hundred parameters.
-DEFAULT_DRAWS = 1000
+#: the minimum ``plan`` samples). The gate judges R-hat on a few hundred parameters: with
+#: two chains of 1,000 draws the largest of them passed 1.01 by chance on 3 of 30
+#: benchmark fits (ESS above 500, no divergence), with 1,500 on none of those three.
+DEFAULT_DRAWS = 1500
 DEFAULT_TUNE = 500
 
 
