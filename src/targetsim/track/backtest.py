@@ -120,8 +120,9 @@ def parse_cutoffs(text: str | Sequence[str]) -> tuple[pd.Timestamp, ...]:
     return tuple(sorted(set(out)))
 
 
-#: Months of history a cutoff needs before it for :func:`default_cutoffs`.
-MIN_HISTORY_MONTHS = 6
+#: Months of history a cutoff needs before it for :func:`default_cutoffs` (five: an export
+#: starting on October 20 allows a cutoff on March 31).
+MIN_HISTORY_MONTHS = 5
 #: Most cutoffs :func:`default_cutoffs` picks.
 MAX_DEFAULT_CUTOFFS = 4
 
