@@ -243,6 +243,10 @@ def test_edge_artefacts_are_flagged_and_their_backlog_is_computed():
     edges[0, -1] = 30.0
     flags = local_trend.edge_artefacts(edges, np.ones((1, 20)), lt)
     assert flags.tolist() == [True] * 3 + [False] * 16 + [True]
+    # A month at 80 % of the median at the start is kept (75 % is the start's floor).
+    kept = steady.copy()
+    kept[0, 0] = 80.0
+    assert not local_trend.edge_artefacts(kept, np.ones((1, 20)), lt).any()
     # A real decline of 1 % a month is not an artefact.
     decline = 100.0 * 0.99 ** np.arange(20)[None]
     assert not local_trend.edge_artefacts(decline, np.ones((1, 20)), lt).any()

@@ -128,13 +128,15 @@ class LocalTrendSettings(BaseModel):
         Months of history needed for seasonality (two full years by default).
     horizon_months : int
         Months from the as-of month the sampled arrival paths cover.
-    edge_ratio, max_edge_months : float, int
-        Export artefacts: a month at the start of the history (up to a third of it) or at
-        its end (up to ``max_edge_months``) whose new opportunities, all segments together,
-        are fewer than ``edge_ratio`` times the median month's is read as the CRM's
-        adoption or as deals not yet recorded, and left out of the arrival rate (with a
-        note). A real collapse of the last months would be left out too: the note names
-        the months so that a user can judge.
+    start_ratio, edge_ratio, max_edge_months : float, float, int
+        Export artefacts: a month at the start of the history (up to a third of it) whose
+        new opportunities, all segments together, are fewer than ``start_ratio`` times the
+        median month's, or one at its end (up to ``max_edge_months``) with fewer than
+        ``edge_ratio`` times, is read as the CRM's adoption or as deals not yet recorded,
+        and left out of the arrival rate (with a note). The start is judged more strictly:
+        losing an early month costs little, while a ramp left in reads as growth. A real
+        collapse of the last months would be left out too: the note names the months so
+        that a user can judge.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -149,6 +151,7 @@ class LocalTrendSettings(BaseModel):
     season_sd: PositiveFloat = 0.2
     season_min_months: int = Field(default=24, ge=12)
     horizon_months: int = Field(default=121, ge=13, le=240)
+    start_ratio: float = Field(default=0.75, ge=0.0, lt=1.0)
     edge_ratio: float = Field(default=0.5, ge=0.0, lt=1.0)
     max_edge_months: int = Field(default=3, ge=0)
 
