@@ -22,12 +22,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from targetsim.calibrate.targets import target_at_probability
 from targetsim.data.funnel import Opportunities, build_funnel
 from targetsim.errors import ConfigError, DataError
 from targetsim.model.params import FunnelParams
 from targetsim.track.baselines import last_period_growth, stage_weighted_pipeline
 from targetsim.track.cutoff import as_of_cutoff, won_in_window
-from targetsim.track.scoring import crps_from_samples, target_at_probability
+from targetsim.track.scoring import crps_from_samples
 from targetsim.track.track import rebase_params
 
 __all__ = [
