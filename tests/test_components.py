@@ -291,7 +291,7 @@ def test_left_truncated_export_counts_time_at_risk_from_the_truncation_date():
     st = funnel_stats(funnel)
     assert st.truncated_before == cut.strftime("%Y-%m-%d")
     edges = np.array([0.0, 10.0, 20.0, 50.0])
-    counts = hazard_counts(st, edges)
+    counts = hazard_counts(st, edges, delayed_entry=True)
     # By hand: each deal at risk from max(its age at the cut, 0) to its close (open: as_of).
     age_cut = np.maximum((cut - table["created_at"]).dt.days.to_numpy(float), 0.0)
     end = table["closed_at"].fillna(as_of)

@@ -127,10 +127,13 @@ class FunnelFit:
         out = []
         cut = self.meta.get("truncated_before")
         if cut:
+            how = ("the others count as open from that date only" if self.meta.get(
+                "delayed_entry") else "the fit takes the earlier deals as they are (the "
+                "priors' hazard.delayed_entry: true counts them from that date only)")
             out.append(
-                f"no deal closed before {cut} although deals were created earlier: deals "
-                "created before then that closed before then are missing from the export "
-                "(left truncation); the others count as open from that date only."
+                f"no deal closed before {cut} although deals were created earlier: the "
+                "export may lack the deals that closed before then (left truncation); "
+                f"{how}."
             )
         if "arrivals" in self.states:
             out += local_trend.notes(self.states["arrivals"], self.as_of)

@@ -69,7 +69,9 @@ def hazard_edges(st: FunnelStats, cfg: ModelConfig) -> np.ndarray:
     return np.unique(np.array(out))
 
 
-def hazard_counts(st: FunnelStats, edges: np.ndarray) -> dict[str, np.ndarray]:
+def hazard_counts(
+    st: FunnelStats, edges: np.ndarray, delayed_entry: bool = True
+) -> dict[str, np.ndarray]:
     """Per cell and bin: wins, losses and days at risk; per cell: undated wins and losses.
 
     Returns
@@ -80,7 +82,7 @@ def hazard_counts(st: FunnelStats, edges: np.ndarray) -> dict[str, np.ndarray]:
     n_cells, n_bins = len(st.cell_segment), len(edges) - 1
     dated = np.isfinite(st.deal_days)
     cell, t, kind = st.deal_cell[dated], st.deal_days[dated], st.deal_kind[dated]
-    entry = st.deal_entry[dated] if len(st.deal_entry) else np.zeros(len(t))
+    entry = st.deal_entry[dated] if len(st.deal_entry) and delayed_entry else np.zeros(len(t))
     # Days at risk in each bin: the part of [entry, t) inside it (entry > 0 for a deal of a
     # left-truncated export, known to be open only from then on); an event in bin j at t.
     e0, e1 = edges[:-1], edges[1:]
@@ -178,7 +180,8 @@ def build(st: FunnelStats, cfg: ModelConfig, meta: dict) -> None:
     edges = hazard_edges(st, cfg)
     meta["hazard_edges"] = edges.tolist()
     meta["truncated_before"] = st.truncated_before
-    counts = hazard_counts(st, edges)
+    meta["delayed_entry"] = bool(hz.delayed_entry and st.truncated_before)
+    counts = hazard_counts(st, edges, delayed_entry=hz.delayed_entry)
     n_seg, n_bins = len(st.segments), len(edges) - 1
     model = pm.modelcontext(None)
     model.add_coord("risk", RISKS)
