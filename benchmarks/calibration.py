@@ -20,8 +20,8 @@ Per generator (targets of one data set share its history, so they are correlated
 mean is taken per data set first, then the mean and its standard error over data sets)
     * mean true P(reach) ± SE (and the mean stated probability beside it);
     * mean true p10-p90 coverage ± SE (and the stated coverage);
-    * PIT uniformity: deciles of all PITs and a chi-square p-value with the first-order
-      Rao-Scott correction for clustering by data set (Rao & Scott 1981, JASA 76:221);
+    * PIT uniformity: deciles of all PITs and a chi-square p-value with the second-order
+      Rao-Scott correction for clustering by data set (:func:`pit_uniformity`);
     * share of fits passing the convergence gate (diagnostics.json ``converged``);
     * per segment, the sign of (stated FY bookings median - true median) on each data set;
       a segment with the same sign on every data set is flagged.
@@ -315,11 +315,15 @@ def run_dataset(gen: Any, index: int, opts: RunOptions) -> dict[str, Any]:
 def pit_uniformity(pits: Sequence[np.ndarray], bins: int = PIT_BINS) -> tuple[float, np.ndarray]:
     """Decile shares of all PITs and a uniformity p-value robust to clustering.
 
-    Pearson's chi-square of the pooled histogram, divided by the mean design effect of
-    the bins (first-order Rao-Scott correction; clusters = data sets, whose PITs share one
-    history and one realised future), on ``bins - 1`` degrees of freedom. The design
-    effect is floored at 1 (never more lenient than the independent test) and cannot be
-    estimated from one data set (p-value NaN).
+    The PITs of one data set share its history and its realised future, so they are not
+    independent. Pearson's chi-square ``X²`` of the pooled histogram gets the second-order
+    Rao-Scott correction for clustering by data set (Rao & Scott 1984, Ann. Statist.
+    12:46; the ``F`` statistic of R's ``survey::svychisq``): with ``Δ`` the estimated
+    design-effect matrix (cluster-robust covariance of the bin shares over the multinomial
+    one, ``bins - 1`` free shares), ``X² / tr Δ`` follows ``F(ν, ν (D - 1))`` with
+    ``ν = (tr Δ)² / tr Δ²`` and ``D`` data sets. Where the design effect is below one on
+    average, the plain chi-square is used (never more lenient than independence). One
+    data set: no p-value (NaN).
 
     Returns
     -------
@@ -333,16 +337,20 @@ def pit_uniformity(pits: Sequence[np.ndarray], bins: int = PIT_BINS) -> tuple[fl
     n_d = counts.sum(axis=1)
     n = n_d.sum()
     share = counts.sum(axis=0) / n
-    x2 = n * float(np.sum((share - 1.0 / bins) ** 2 * bins))
+    p0 = np.full(bins, 1.0 / bins)
+    x2 = float(n * np.sum((share - p0) ** 2 / p0))
     d = len(groups)
     if d < 2:
         return float("nan"), share
-    w = n_d / n
-    var = d / (d - 1) * np.sum(w[:, None] ** 2 * (counts / n_d[:, None] - share) ** 2, axis=0)
-    srs = share * (1.0 - share) / n
-    ok = srs > 0
-    deff = max(1.0, float(np.mean(var[ok] / srs[ok]))) if ok.any() else 1.0
-    return float(stats.chi2.sf(x2 / deff, bins - 1)), share
+    dev = (counts / n_d[:, None] - share) * (n_d / n)[:, None]
+    v = d / (d - 1) * dev.T @ dev
+    null = (np.diag(p0) - np.outer(p0, p0)) / n
+    delta = np.linalg.solve(null[:-1, :-1], v[:-1, :-1])
+    t1, t2 = float(np.trace(delta)), float(np.trace(delta @ delta))
+    if t1 <= bins - 1:
+        return float(stats.chi2.sf(x2, bins - 1)), share
+    nu = t1 * t1 / t2
+    return float(stats.f.sf(x2 / t1, nu, nu * (d - 1))), share
 
 
 def _mean_se(values: Sequence[float]) -> tuple[float, float]:
@@ -390,7 +398,7 @@ class GeneratorSummary:
         }
 
 
-def _dataset_means(targets: pd.DataFrame) -> dict[str, float]:
+def dataset_means(targets: pd.DataFrame) -> dict[str, float]:
     """Means over one data set's targets (zero targets and zero bands carry no information)."""
     reach = targets.loc[targets["target"] > 0]
     band = targets.loc[targets["p90"] > 0]
@@ -411,7 +419,7 @@ def _dataset_means(targets: pd.DataFrame) -> dict[str, float]:
 def summarise(generator: str, records: Sequence[dict[str, Any]]) -> GeneratorSummary:
     """Figures of one generator from its data sets' records."""
     ok = [r for r in records if r.get("status") == "ok"]
-    per = [_dataset_means(pd.DataFrame(r["targets"])) for r in ok]
+    per = [dataset_means(pd.DataFrame(r["targets"])) for r in ok]
     col = {k: [m[k] for m in per] for k in per[0]} if per else {}
     p_true, p_se = _mean_se(col.get("p_true", []))
     cov_true, cov_se = _mean_se(col.get("cov_true", []))
@@ -498,7 +506,7 @@ def _progress(record: dict[str, Any]) -> str:
     head = f"[{record['generator']} #{record['dataset']}]"
     if record.get("status") != "ok":
         return f"{head} ERROR after {record.get('wall_seconds')} s: {record.get('error')}"
-    m = _dataset_means(pd.DataFrame(record["targets"]))
+    m = dataset_means(pd.DataFrame(record["targets"]))
     gate = "passes" if record["converged"] else "FAILS"
     return (f"{head} plan {record['wall_seconds']:.1f} s, gate {gate}, "
             f"mean true P(reach) {m['p_true']:.2f} (stated {m['p_stated']:.2f}), "

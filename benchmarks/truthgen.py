@@ -103,8 +103,8 @@ class _Scipy:
     def sample_after(self, rng: np.random.Generator, a: np.ndarray) -> np.ndarray:
         """One draw of ``X | X > a`` for each ``a`` (inverse survival function).
 
-        ``X = S⁻¹(U · S(a))`` with ``U`` uniform, computed in log space so that a deal far
-        in the tail is still drawn accurately.
+        ``X = S⁻¹(U · S(a))`` with ``U`` uniform; ``U · S(a)`` is formed in log space, so
+        ages down to a survival of about 1e-300 are drawn accurately.
         """
         a = np.asarray(a, dtype=float)
         log_u = np.log(rng.uniform(size=a.shape))

@@ -24,6 +24,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -387,3 +388,132 @@ def test_truth_periods_follow_the_calendar():
                                        for s in gen.segment_names))
     again = tg.truth_of(tg.generate(gen, 1), reps=50, seed=0)
     np.testing.assert_array_equal(truth.bookings, again.bookings)
+
+
+# --------------------------------------------------------------------------- the scorer
+
+
+cal = _load("calibration")
+
+
+def _projection_of(truth: tg.Truth) -> Any:
+    """A projection cube whose draws are ``truth``'s replications (a perfect forecaster)."""
+    import xarray as xr
+
+    dims = ("draw", "scenario", "segment", "month")
+    coords = {"draw": np.arange(truth.replications), "scenario": ["baseline"],
+              "segment": list(truth.segments),
+              "month": truth.months.to_timestamp().values.astype("datetime64[ns]")}
+    return xr.Dataset({"bookings": (dims, truth.bookings[:, None]),
+                       "deals_won": (dims, truth.deals_won[:, None].astype(float))},
+                      coords=coords)
+
+
+def test_scorer_on_a_perfect_and_a_biased_forecaster():
+    """Stated = the true law: P(reach), coverage and PIT are right; 10 % too high: caught."""
+    from targetsim.calibrate import compute_targets
+
+    gen = tg.catalogue()["small_segments"]
+    records = {"perfect": [], "biased": []}
+    for i in range(4):
+        data = tg.generate(gen, 100 + i)
+        stated = tg.truth_of(data, reps=2000, seed=2 * i)
+        truth = tg.truth_of(data, reps=2001, seed=2 * i + 1)
+        for label, scale in (("perfect", 1.0), ("biased", 1.1)):
+            s = tg.Truth(stated.months, stated.segments, stated.bookings * scale,
+                         np.round(stated.deals_won * scale))
+            proj = _projection_of(s)
+            scores = cal.score_targets(compute_targets(proj, 0.6), proj,
+                                       truth.take(slice(0, -1)), truth.take(slice(-1, None)),
+                                       np.random.default_rng(i))
+            n_targets = (1 + len(gen.segments)) * 5 * 2
+            assert len(scores) == n_targets
+            records[label].append({"status": "ok", "converged": True, "wall_seconds": 1.0,
+                                   "targets": [vars(x) for x in scores]})
+    good = cal.summarise("small_segments", records["perfect"])
+    assert abs(good.p_gap) < 0.02 and abs(good.cov_gap) < 0.02
+    assert good.checks == {"P(reach)": True, "coverage": True, "bias": True, "gate": True}
+    assert abs(good.p_stated - 0.6) < 0.1 and good.pit_p > 1e-3
+    bad = cal.summarise("small_segments", records["biased"])
+    assert bad.p_true < good.p_true - 0.1 and not bad.checks["P(reach)"]
+    assert set(bad.flagged) == set(gen.segment_names)
+    # (Four realised futures are too few for the PIT test to see a 10 % bias: the PITs of
+    # one data set move together, and the clustered test says so.)
+
+
+def test_pit_uniformity_allows_for_clustering():
+    """PITs shared within a data set are not independent: the Rao-Scott correction keeps
+    the test's size where the naive chi-square rejects a calibrated forecaster."""
+    rng = np.random.default_rng(0)
+    naive, corrected = 0, 0
+    for _ in range(200):
+        # Marginally uniform, strongly correlated within each of 8 data sets.
+        shift = rng.uniform(size=(8, 1))
+        pits = np.mod(shift + 0.15 * rng.standard_normal((8, 40)), 1.0)
+        p, shares = cal.pit_uniformity(list(pits))
+        corrected += p < 0.05
+        counts = np.histogram(pits.ravel(), bins=10, range=(0, 1))[0]
+        naive += stats.chisquare(counts).pvalue < 0.05
+        assert shares.sum() == pytest.approx(1.0)
+    assert naive > 100 and corrected <= 10
+    skewed = [rng.beta(2.0, 1.0, size=40) for _ in range(8)]
+    assert cal.pit_uniformity(skewed)[0] < 1e-3
+
+
+def test_parse_config_nests_and_reads_json():
+    assert cal.parse_config("cycle=hazard,won_log_days.mu=4.2,stale_after_days=null") == {
+        "cycle": "hazard", "won_log_days": {"mu": 4.2}, "stale_after_days": None}
+    assert cal.parse_config(None) == {}
+    with pytest.raises(SystemExit):
+        cal.parse_config("cycle")
+
+
+# --------------------------------------------------------------------------- the product
+
+
+#: Generators of the product grid: the model's own families and a shape it does not have.
+GRID = ("lognormal_core", "weibull_cycles")
+GRID_DATASETS = 2
+
+
+def test_product_grid():
+    """The product as shipped, on 2 generators × 2 data sets, against the truth.
+
+    Runs ``targetsim.run_plan`` at the shipped MCMC settings through the benchmark's own
+    runner (``benchmarks/calibration.py``), so the runner's plumbing is proven too: every
+    total and segment target is scored, the plan's draws match targets.csv (the scorer
+    raises otherwise), stated probabilities are at least 0.6, PITs lie in [0, 1].
+
+    Bounds. Four data sets are too few for issue 11's ±0.05 (that is the full benchmark's
+    job); this test catches a product that is badly off. The mean true P(reach) of one
+    data set varies with what its history happened to show: on the full benchmark its
+    standard deviation over data sets is about 0.07-0.10 for these generators (before
+    issue 11's model), so the mean of four has a standard error of about 0.05 and a
+    calibrated model lands in 0.6 ± 0.1. Measured with the true law itself as the forecast
+    (the scorer test above), stating every outcome 10 % too high brings the mean true
+    P(reach) to 0.37, 10 % too low to 0.82, and the coverage of the p10-p90 band to about
+    0.7 either way; 15 % off gives 0.29 / 0.87 and a coverage of 0.55-0.63. So the test
+    fails when the mean true P(reach) leaves 0.35-0.85 (about five standard errors from
+    0.6: a systematic error beyond about ±10 % of every forecast, or targets on the wrong
+    side, or a lost open pipeline) or the mean true coverage leaves 0.55-0.97 (bands
+    off-centre by about 15 %, or far too narrow, or so wide that they say nothing).
+    """
+    cat = tg.catalogue()
+    opts = cal.RunOptions(seed=0, reps=1000)
+    records = [cal.run_dataset(cat[g], i, opts) for g in GRID for i in range(GRID_DATASETS)]
+    for r in records:
+        assert r["status"] == "ok", r.get("error")
+        t = pd.DataFrame(r["targets"])
+        n_seg = len(cat[r["generator"]].segments)
+        assert len(t) == (1 + n_seg) * 5 * 2  # (total + segments) x (FY + 4 quarters) x 2
+        assert t["pit"].between(0, 1).all() and t["true_p"].between(0, 1).all()
+        assert (t.loc[t["target"] > 0, "stated_p"] >= 0.6).all()
+        assert np.isfinite(t[["true_coverage", "stated_coverage", "true_median"]]).all().all()
+    means = [cal.dataset_means(pd.DataFrame(r["targets"])) for r in records]
+    p_true = float(np.mean([m["p_true"] for m in means]))
+    coverage = float(np.mean([m["cov_true"] for m in means]))
+    summaries = [cal.summarise(g, [r for r in records if r["generator"] == g]) for g in GRID]
+    table = cal.markdown_table(summaries, "grid")
+    assert all(f"| {g} |" in table for g in GRID)
+    assert 0.35 <= p_true <= 0.85, (p_true, table)
+    assert 0.55 <= coverage <= 0.97, (coverage, table)
