@@ -492,7 +492,7 @@ def test_product_grid():
     calibrated model lands in 0.6 ± 0.1. Measured with the true law itself as the forecast
     (the scorer test above), stating every outcome 10 % too high brings the mean true
     P(reach) to 0.37, 10 % too low to 0.82, and the coverage of the p10-p90 band to about
-    0.7 either way; 15 % off gives 0.29 / 0.87 and a coverage of 0.55-0.63. So the test
+    0.7 either way; 15 % off gives 0.29 / 0.87 and a coverage of 0.54-0.64. So the test
     fails when the mean true P(reach) leaves 0.35-0.85 (about five standard errors from
     0.6: a systematic error beyond about ±10 % of every forecast, or targets on the wrong
     side, or a lost open pipeline) or the mean true coverage leaves 0.55-0.97 (bands
