@@ -83,8 +83,6 @@ class Distribution(Protocol):
 
     def q50(self) -> float: ...
 
-    def expected(self) -> float: ...
-
 
 class _Scipy:
     """Shared methods of distributions backed by a frozen :mod:`scipy.stats` law."""
@@ -114,10 +112,6 @@ class _Scipy:
     def q50(self) -> float:
         """Median."""
         return float(self.rv().median())
-
-    def expected(self) -> float:
-        """Mean."""
-        return float(self.rv().mean())
 
 
 @dataclass(frozen=True)
@@ -242,11 +236,6 @@ class Mixture:
             lo, hi = (mid, hi) if np.exp(self.logsf(np.array(mid))) > 0.5 else (lo, mid)
         return 0.5 * (lo + hi)
 
-    def expected(self) -> float:
-        """Mean."""
-        return float(sum(w * c.expected() for c, w in zip(self.components, self.weights,
-                                                      strict=True)))
-
 
 @dataclass(frozen=True)
 class ListPrices:
@@ -265,13 +254,10 @@ class ListPrices:
             raise ValueError(f"ListPrices: max_discount in [0, 1), got {self.max_discount}")
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """``n`` independent deal values."""
         price = rng.choice(np.asarray(self.prices, dtype=float), size=n,
                            p=np.asarray(self.weights))
         return price * (1.0 - rng.uniform(0.0, self.max_discount, size=n))
-
-    def expected(self) -> float:
-        """Mean."""
-        return float(np.dot(self.prices, self.weights) * (1.0 - self.max_discount / 2))
 
 
 # --------------------------------------------------------------------------- the spec
@@ -487,11 +473,10 @@ class Generator:
         moy = np.array([m.month for m in months])
         return seg.rate * self.arrivals.multiplier(k, moy)
 
-    def history(self) -> list[pd.Period]:
-        return [self.first_month + i for i in range(self.history_months)]
-
     def recorded_share(self, k: int) -> float:
-        """Share of the deals of history month ``k`` the export shows."""
+        """Share of the deals of month ``k`` the export shows (1 after the history)."""
+        if k >= self.history_months:
+            return 1.0
         if k < len(self.export.ramp):
             return self.export.ramp[k]
         if k == self.history_months - 1:
@@ -604,11 +589,10 @@ def _segment_deals(gen: Generator, seg: Segment, first: int, n_months: int,
     cycle[fate == 1] = seg.lost_cycle.sample(rng, int((fate == 1).sum()))
     value = seg.size.sample(rng, k.size)
     k = k + first
-    u = rng.uniform(size=k.size)
-    ramp = np.array([*gen.export.ramp, 1.0])[np.minimum(k, len(gen.export.ramp))]
-    in_crm = u < ramp
-    thin = (k == gen.history_months - 1) & (u >= gen.export.thin_last_month)
-    in_export = in_crm & (k < gen.history_months) & ~thin
+    shown = np.array([gen.recorded_share(int(i)) for i in k])
+    in_export = (k < gen.history_months) & (rng.uniform(size=k.size) < shown)
+    # The thin last month's unrecorded deals are recorded later; the ramp's never are.
+    in_crm = in_export | (k >= len(gen.export.ramp))
     return pd.DataFrame({
         "segment": seg.name,
         "owner": np.asarray(seg.owner_names, dtype=object)[owner_idx],
