@@ -169,12 +169,15 @@ class TrendShiftSettings(BaseModel):
 
     Attributes
     ----------
-    slope_sd : float
-        Prior standard deviation of a segment's steady growth (log change per month).
+    slope_sd, segment_slope_sd : float
+        Prior standard deviations of the market's steady growth (log change per month,
+        shared by the segments: estimated from all their counts) and of a segment's own
+        departure from it.
     shift_prior : float
         Prior probability that the level moved once during the history.
-    shift_sd : float
-        Prior standard deviation of that move (log scale).
+    shift_sd, segment_shift_sd : float
+        Prior standard deviations of that move (log scale), for the market and of a
+        segment's own departure from it.
     min_side_months : int
         Months of history needed on each side of a move.
     noise_sd, noise_sd_prior : tuple of float, float
@@ -191,9 +194,11 @@ class TrendShiftSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     slope_sd: PositiveFloat = 0.015
+    segment_slope_sd: PositiveFloat = 0.005
     trend_min_months: int = Field(default=12, ge=2)
     shift_prior: float = Field(default=0.3, gt=0.0, lt=1.0)
     shift_sd: PositiveFloat = 0.5
+    segment_shift_sd: PositiveFloat = 0.25
     min_side_months: int = Field(default=2, ge=1)
     noise_sd: tuple[float, ...] = (0.0, 0.08, 0.16, 0.3, 0.5)
     noise_sd_prior: PositiveFloat = 0.25

@@ -57,28 +57,35 @@ def _nb_loglik(y: np.ndarray, mu: np.ndarray, inv_alpha: float) -> np.ndarray:
 
 def _design(n_seg: int, n_t: int, tau: int | None, moy: np.ndarray, season: bool,
             trend: bool = True) -> np.ndarray:
-    """Design matrix (S*T, P): per segment level, slope (and shift); shared month effects.
+    """Design matrix (S*T, P).
 
-    Without ``trend`` the slope column is zero (its coefficient then only samples its prior
-    and is dropped from the paths).
+    Columns: per segment its level, its own departure from the market's slope (and from
+    the market's shift); then the market's slope and shift, shared by the segments; then
+    the 11 free month effects. Without ``trend`` the slope columns are zero (their
+    coefficients then only sample their priors and are dropped from the paths).
     """
     u = np.arange(n_t) - (n_t - 1.0)
-    per = [np.ones(n_t), u if trend else np.zeros(n_t)]
-    if tau is not None:
-        per.append((np.arange(n_t) < tau).astype(float))
+    slope = u if trend else np.zeros(n_t)
+    before = (np.arange(n_t) < tau).astype(float) if tau is not None else None
+    per = [np.ones(n_t), slope] + ([before] if before is not None else [])
+    shared = [slope] + ([before] if before is not None else [])
     k = len(per)
-    x = np.zeros((n_seg * n_t, n_seg * k + (11 if season else 0)))
+    common = n_seg * k
+    first_season = common + len(shared)
+    x = np.zeros((n_seg * n_t, first_season + (11 if season else 0)))
     for s in range(n_seg):
         rows = slice(s * n_t, (s + 1) * n_t)
         for i, col in enumerate(per):
             x[rows, s * k + i] = col
+        for i, col in enumerate(shared):
+            x[rows, common + i] = col
         if season:
             # 11 free month effects; December is minus their sum (the 12 sum to zero).
             for t in range(n_t):
                 if moy[t] < 11:
-                    x[s * n_t + t, n_seg * k + moy[t]] = 1.0
+                    x[s * n_t + t, first_season + moy[t]] = 1.0
                 else:
-                    x[s * n_t + t, n_seg * k:] = -1.0
+                    x[s * n_t + t, first_season:] = -1.0
     return x
 
 
@@ -167,9 +174,13 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
         prec = np.zeros(x.shape[1])
         for s in range(n_seg):
             prec[s * k] = 1e-6  # the level: practically flat
-            prec[s * k + 1] = 1.0 / ts.slope_sd**2
+            prec[s * k + 1] = 1.0 / ts.segment_slope_sd**2
             if tau is not None:
-                prec[s * k + 2] = 1.0 / ts.shift_sd**2
+                prec[s * k + 2] = 1.0 / ts.segment_shift_sd**2
+        prec[n_seg * k] = 1.0 / ts.slope_sd**2  # the market's slope
+        if tau is not None:
+            prec[n_seg * k + 1] = 1.0 / ts.shift_sd**2  # the market's shift
+        n_shared = 1 + (tau is not None)
         if season:
             # Month effects with sd season_sd each, summing to zero: the 11 free ones.
             full = ts.season_sd**2 * (np.eye(12) - np.ones((12, 12)) / 12) * 12 / 11
@@ -180,11 +191,12 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
             start[s * k] = math.log((y[s, seen_s].sum() + 0.5) / max(e[s, seen_s].sum(), 1e-9))
         for j, nz in enumerate(noise):
             if season:
-                ml, beta, cov = _laplace_full(yf, ef, x, mean, prec, prec_season, n_seg * k,
-                                              math.expm1(nz**2), start)
+                ml, beta, cov = _laplace_full(yf, ef, x, mean, prec, prec_season,
+                                              n_seg * k + n_shared, math.expm1(nz**2), start)
             else:
                 ml, beta, cov = _laplace(yf, ef, x, mean, prec, math.expm1(nz**2), start)
-            results.append((i, j, ml + log_prior_tau[i] + log_prior_noise[j], beta, cov, k))
+            results.append((i, j, ml + log_prior_tau[i] + log_prior_noise[j], beta, cov, k,
+                            n_shared))
     logw = np.array([r[2] for r in results])
     logw = np.where(np.isfinite(logw), logw, -np.inf)
     weight = np.exp(logw - logw.max())
@@ -196,16 +208,17 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
     season_mean = np.zeros((n_p, 12))
     season_cov = np.zeros((n_p, 12, 12))
     to12 = np.vstack([np.eye(11), -np.ones((1, 11))])
-    for p, (_, _, _, beta, cov, k) in enumerate(results):
+    for p, (_, _, _, beta, cov, k, n_shared) in enumerate(results):
         for s in range(n_seg):
-            idx = [s * k, s * k + 1]
-            state_mean[s, p] = beta[idx]
-            state_cov[s, p] = cov[np.ix_(idx, idx)]
-            if not trend:  # no slope in the data's model: none in the forecast either
-                state_mean[s, p, 1] = 0.0
-                state_cov[s, p, 1, :] = state_cov[s, p, :, 1] = 0.0
+            # (level, slope) = A beta with the slope = the market's + the segment's own.
+            a = np.zeros((2, len(beta)))
+            a[0, s * k] = 1.0
+            if trend:  # no slope in the data's model: none in the forecast either
+                a[1, s * k + 1] = a[1, n_seg * k] = 1.0
+            state_mean[s, p] = a @ beta
+            state_cov[s, p] = a @ cov @ a.T
         if season:
-            sl = slice(n_seg * k, n_seg * k + 11)
+            sl = slice(n_seg * k + n_shared, n_seg * k + n_shared + 11)
             season_mean[p] = to12 @ beta[sl]
             season_cov[p] = to12 @ cov[sl, sl] @ to12.T
     grid = np.array([[-1 if taus[r[0]] is None else taus[r[0]] - (n_t - 1), noise[r[1]]]
