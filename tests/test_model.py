@@ -418,7 +418,7 @@ def test_one_segment_fit_converges():
     one = FunnelParams.constant(("all",), p_win=0.35, p_lost=0.45, arrivals_per_month=60.0)
     f = synthetic_funnel(one, random_seed=8)
     fit = fit_funnel(f, random_seed=2, progress=False)
-    assert "hz_shift_z" not in fit.idata.posterior
+    assert "hz_won_segment_raw" not in fit.idata.posterior
     assert fit.diagnostics.divergences == 0, fit.diagnostics.problems
     assert fit.diagnostics.rhat_max < 1.02
     s = fit.summary().set_index("parameter")

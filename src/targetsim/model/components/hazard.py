@@ -168,8 +168,9 @@ def _by_segment(per_cell: np.ndarray, seg_of: np.ndarray, n_seg: int) -> np.ndar
 def build(st: FunnelStats, cfg: ModelConfig, meta: dict) -> None:
     """Add the hazard component to the model in context.
 
-    Variables: ``hz_curve`` (risk, bin) the population curves, ``hz_shift_z`` (risk,
-    segment) and ``hz_dev_z`` (risk, bin, segment) the standardised deviations of segments,
+    Variables: ``hz_curve`` (risk, bin) the population curves, ``hz_won_segment_raw`` and
+    ``hz_lost_segment_raw`` (segment_basis, bin) the segments' deviations from them in a
+    basis of the zero-sum subspace,
     ``owner_z`` and ``owner_effect``; deterministic ``hz_log_h`` (risk, segment, bin).
     ``meta`` keeps the bins (``hazard_edges``) and the spreads (``hazard_spreads``).
     """
@@ -206,11 +207,23 @@ def build(st: FunnelStats, cfg: ModelConfig, meta: dict) -> None:
         # the deviations along a ridge. Their spreads are estimated beforehand, as in a
         # random-effects meta-analysis (DerSimonian-Laird, floored): with the spreads
         # fixed the posterior has no funnel, whatever the segments look like.
-        shift_z = pm.ZeroSumNormal("hz_shift_z", sigma=1.0, dims=("risk", "segment"))
-        shift = D("hz_shift_sd", np.array(spreads["shift"]))[:, None] * shift_z
-        dev_z = pm.ZeroSumNormal("hz_dev_z", sigma=1.0, dims=("risk", "bin", "segment"))
-        dev = D("hz_dev_sd", np.array(spreads["shape"]))[:, None, :] * dev_z.dimshuffle(0, 2, 1)
-        log_h = log_h + shift[:, :, None] + dev
+        # A segment's total deviation per bin (shift + shape) is what its data pin down,
+        # so it is the sampled variable, with the covariance shift and shape imply
+        # (shift_sd^2 everywhere plus shape_sd^2 on the diagonal). Sampling shift and shape
+        # apart leaves one direction per segment (shift up, every bin's shape down) that
+        # only the prior bounds: NUTS then needed five times more steps per draw.
+        # Coordinates in an orthonormal basis of the zero-sum subspace are independent
+        # across the basis, so the zero-sum deviations have exactly that prior.
+        from pymc.distributions.transforms import ZeroSumTransform
+
+        model.add_coord("segment_basis", list(range(n_seg - 1)))
+        devs = []
+        for r, risk in enumerate(RISKS):
+            cov = spreads["shift"][r] ** 2 + np.diag(np.square(spreads["shape"][r]))
+            w = pm.MvNormal(f"hz_{risk}_segment_raw", mu=np.zeros(n_bins),
+                            chol=np.linalg.cholesky(cov), dims=("segment_basis", "bin"))
+            devs.append(ZeroSumTransform.extend_axis(w, axis=0))
+        log_h = log_h + pt.stack(devs)
     log_h = pm.Deterministic("hz_log_h", log_h, dims=("risk", "segment", "bin"))
 
     # The likelihood on (segment, bin) sums: an owner multiplies the hazard of winning, so
