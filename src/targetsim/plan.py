@@ -4,9 +4,11 @@
 targetsim plan" (targets.csv, fit_summary.csv, diagnostics.json, fit.nc, projection.nc,
 report.html, targets.xlsx) plus objectives.md, indicators.csv, allocation.csv, stress.csv,
 tiers.csv (with ``tiers``), topdown.csv (with ``company_target``) and plan.json (metadata:
-version, seed, as_of, probability, scenarios, convergence, timings per step). Every file is
-written atomically. A fit that did not converge still writes everything; the result (and
-plan.json) says so, and the CLI exits with code 3.
+version, seed, as_of, probability, scenarios, convergence, timings per step). The output
+folder is locked for the run (a second run into it stops), and every file is first written
+into a hidden staging folder and moved into place at the end: a run that fails or is
+interrupted leaves the folder as it was (:mod:`targetsim.io`). A fit that did not converge
+still writes everything; the result (and plan.json) says so, and the CLI exits with code 3.
 
 :func:`run_calibrate` is the calibrate step alone, from a directory holding projection.nc
 (and fit.nc for the top-down levers).
@@ -34,12 +36,14 @@ import numpy as np
 import xarray as xr
 
 from targetsim.calibrate import Calibration, calibrate, write_calibration
+from targetsim.calibrate.amounts import mark_projection, scope_projection
 from targetsim.calibrate.targets import check_probability
-from targetsim.errors import ConfigError, DataError
-from targetsim.io import write_text_atomic
+from targetsim.errors import ConfigError, ConvergenceError, DataError
+from targetsim.io import output_folder, staged_outputs, write_text_atomic
 
 if TYPE_CHECKING:
     from targetsim.data.funnel import FunnelData
+    from targetsim.data.options import ReadOptions
     from targetsim.model.params import FunnelParams
     from targetsim.simulate.scenario import Scenario
 
@@ -84,10 +88,11 @@ def resolve_scenarios(scenarios: Sequence[Scenario | str | Path]) -> list[Scenar
 
 
 def _check_options(draws: int, months: int, company_target: float | None) -> None:
+    from targetsim.simulate.budget import check_months
+
     if int(draws) < 10:
         raise ConfigError(f"--draws: need at least 10 posterior draws, got {draws}")
-    if int(months) < 1:
-        raise ConfigError(f"--months: must be >= 1, got {months}")
+    check_months(months)
     if company_target is not None and (not math.isfinite(company_target) or company_target <= 0):
         raise ConfigError(f"--company-target: must be a positive amount, got {company_target}")
 
@@ -126,6 +131,7 @@ def solve_topdown(
     from targetsim.calibrate.levers import solve_levers
     from targetsim.calibrate.topdown import company_probabilities
 
+    projection, unsized = scope_projection(projection)  # bookings of segments with amounts
     now = company_probabilities(projection, company_target)
     sub = first_draws(params, LEVER_DRAWS)
     start = str(projection.attrs.get("horizon_start") or "") or None
@@ -138,6 +144,15 @@ def solve_topdown(
                 "attainment_probability": now[sc.name], "target_probability": probability,
                 "lever": "none", "value": 1.0, "achieved_probability": now[sc.name],
                 "change": "no change needed" if lang == "en" else "aucun changement nécessaire",
+            })
+            continue
+        if unsized:  # a re-simulation would count the made-up bookings of those segments
+            rows.append({
+                "scenario": sc.name, "company_target": float(company_target),
+                "attainment_probability": now[sc.name], "target_probability": probability,
+                "lever": "none", "value": float("nan"), "achieved_probability": now[sc.name],
+                "change": "levers not re-simulated: segment(s) without amounts "
+                + ", ".join(unsized),
             })
             continue
         eng = "auto" if (engine == "fast" and sc.capacity is not None) else engine
@@ -198,6 +213,7 @@ def run_plan(
     currency: str = "$",
     report: bool = True,
     progress: bool = True,
+    options: ReadOptions | None = None,
 ) -> PlanResult:
     """Run the whole pipeline and write the plan directory.
 
@@ -229,6 +245,8 @@ def run_plan(
     report : bool
         Write report.html and targets.xlsx (skipped with a note if unavailable).
     progress : bool
+    options : ReadOptions, optional
+        How the export writes dates and amounts (with a path ``data``).
 
     Returns
     -------
@@ -238,98 +256,113 @@ def run_plan(
     from targetsim.model import fit_funnel, write_fit_outputs
     from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE
     from targetsim.simulate import save_projection, simulate
+    from targetsim.simulate.budget import check_history
 
     p = check_probability(probability)
     _check_options(draws, months, company_target)
     scenario_objs = resolve_scenarios(scenarios)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
+    # Locked for the run; files go to a staging folder and into `out` only at the end.
+    with output_folder(out_dir) as out, staged_outputs(out, commit_on=(ConvergenceError,)) as stage:
+        timings: dict[str, float] = {}
 
-    t0 = time.perf_counter()
-    if isinstance(data, str | Path):
-        from targetsim.data import load_funnel
+        t0 = time.perf_counter()
+        if isinstance(data, str | Path):
+            from targetsim.data import load_funnel
 
-        funnel = load_funnel(data, fmt=fmt, mapping=mapping, segment_col=segment_col,
-                             stages=tuple(stages), as_of=as_of, skip_invalid=skip_invalid)
-        source = str(data)
-    else:
-        funnel, source = data, getattr(data, "source", "<memory>")
-    if funnel.deals.empty:
-        raise DataError(f"{source}: no opportunities to plan from")
-    timings["ingest"] = time.perf_counter() - t0
+            funnel = load_funnel(data, fmt=fmt, mapping=mapping, segment_col=segment_col,
+                                 stages=tuple(stages), as_of=as_of, skip_invalid=skip_invalid,
+                                 options=options)
+            source = str(data)
+        else:
+            funnel, source = data, getattr(data, "source", "<memory>")
+        if funnel.deals.empty:
+            raise DataError(f"{source}: no opportunities to plan from")
+        if company_target is not None and not (
+            funnel.deals["outcome"].eq("won") & funnel.deals["amount"].gt(0)
+        ).any():
+            raise ConfigError(
+                "--company-target is a bookings number, but no won deal of the data has a positive "
+                "amount: only deals-won targets can be set"
+            )
+        has_cap = any(sc.capacity is not None for sc in scenario_objs)
+        # Refused now rather than after minutes of fitting (simulate checks again, exactly).
+        check_history(funnel, draws, scenario_objs, months,
+                      ("des" if has_cap else "fast") if engine == "auto" else engine)
+        timings["ingest"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    per_chain = max(int(math.ceil(draws / chains)), DEFAULT_DRAWS)
-    n_tune = tune if tune is not None else DEFAULT_TUNE
-    fit = fit_funnel(funnel, draws=per_chain, tune=n_tune, chains=chains, sampler=sampler,
-                     random_seed=seed, progress=progress)
-    written = write_fit_outputs(fit, out)
-    files = list(written.values() if isinstance(written, dict) else written)
-    converged = bool(fit.diagnostics.converged)
-    timings["fit"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        per_chain = max(int(math.ceil(draws / chains)), DEFAULT_DRAWS)
+        n_tune = tune if tune is not None else DEFAULT_TUNE
+        fit = fit_funnel(funnel, draws=per_chain, tune=n_tune, chains=chains, sampler=sampler,
+                         random_seed=seed, progress=progress)
+        written = write_fit_outputs(fit, stage)
+        files = list(written.values() if isinstance(written, dict) else written)
+        converged = bool(fit.diagnostics.converged)
+        timings["fit"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    params = fit.params(draws, random_seed=seed)
-    _check_arrivals(params, months, converged, out)
-    projection = simulate(params, fit.open_pipeline, scenario_objs, start=start, months=months,
-                          engine=engine, random_seed=seed, workers=workers,
-                          scheduler=scheduler, progress=progress)
-    files.append(save_projection(projection, out / "projection.nc"))
-    timings["simulate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        params = fit.params(draws, random_seed=seed)
+        _check_arrivals(params, months, converged, out)
+        projection = simulate(params, fit.open_pipeline, scenario_objs, start=start, months=months,
+                              engine=engine, random_seed=seed, workers=workers,
+                              scheduler=scheduler, progress=progress)
+        projection = mark_projection(projection, fit)  # segments without amounts, for calibrate
+        files.append(save_projection(projection, stage / "projection.nc"))
+        timings["simulate"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    rows = None
-    if company_target is not None:
-        rows = solve_topdown(projection, params, fit.open_pipeline, scenario_objs,
-                             float(company_target), p, seed=seed, engine=engine, lang=lang)
-    cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
-                    topdown_rows=rows, lang=lang, currency=currency)
-    files += write_calibration(cal, out)
-    timings["calibrate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        rows = None
+        if company_target is not None:
+            rows = solve_topdown(projection, params, fit.open_pipeline, scenario_objs,
+                                 float(company_target), p, seed=seed, engine=engine, lang=lang)
+        cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
+                        topdown_rows=rows, lang=lang, currency=currency)
+        files += write_calibration(cal, stage)
+        timings["calibrate"] = time.perf_counter() - t0
 
-    meta: dict[str, Any] = {
-        "targetsim_version": __version__,
-        "data": source,
-        "seed": int(seed),
-        "as_of": str(funnel.as_of.date()),
-        "horizon_start": str(projection.attrs.get("horizon_start", "")),
-        "months": int(projection.sizes["month"]),
-        "probability": p,
-        "tiers": list(tiers) if tiers is not None else None,
-        "company_target": company_target,
-        "scenarios": [sc.name for sc in scenario_objs],
-        "reference_scenario": cal.reference,
-        "segments": list(funnel.segments),
-        "owners": len(funnel.owners),
-        "draws": int(draws),
-        "chains": int(chains),
-        "tune": int(n_tune),
-        "engine": str(projection.attrs.get("engine", engine)),
-        "lang": lang,
-        "currency": currency,
-        "converged": converged,
-        "diagnostics": _diagnostics_dict(fit),
-        "warnings": list(funnel.warnings),
-        "allocation": [a.to_dict() for a in cal.allocation_summary],
-        "company_probability": cal.company_probability,
-        "timings_seconds": {},
-    }
-    # plan.json first, so the report can read it; rewritten with the report's timing.
-    _write_plan_json(out, meta | {"timings_seconds": _rounded(timings)})
-    t0 = time.perf_counter()
-    note = None
-    if report:
-        written, note = _write_report(out, lang, progress)
-        files += written
-    timings["report"] = time.perf_counter() - t0
-    timings["total"] = sum(v for k, v in timings.items() if k != "total")
-    meta["timings_seconds"] = _rounded(timings)
-    if note:
-        meta["notes"] = [note]
-    files.append(_write_plan_json(out, meta))
+        meta: dict[str, Any] = {
+            "targetsim_version": __version__,
+            "data": source,
+            "seed": int(seed),
+            "as_of": str(funnel.as_of.date()),
+            "horizon_start": str(projection.attrs.get("horizon_start", "")),
+            "months": int(projection.sizes["month"]),
+            "probability": p,
+            "tiers": list(tiers) if tiers is not None else None,
+            "company_target": company_target,
+            "scenarios": [sc.name for sc in scenario_objs],
+            "reference_scenario": cal.reference,
+            "segments": list(funnel.segments),
+            "owners": len(funnel.owners),
+            "draws": int(draws),
+            "chains": int(chains),
+            "tune": int(n_tune),
+            "engine": str(projection.attrs.get("engine", engine)),
+            "lang": lang,
+            "currency": currency,
+            "converged": converged,
+            "diagnostics": _diagnostics_dict(fit),
+            "warnings": list(funnel.warnings),
+            "notes": list(cal.notes),
+            "allocation": [a.to_dict() for a in cal.allocation_summary],
+            "company_probability": cal.company_probability,
+            "timings_seconds": {},
+        }
+        # plan.json first, so the report can read it; rewritten with the report's timing.
+        _write_plan_json(stage, meta | {"timings_seconds": _rounded(timings)})
+        t0 = time.perf_counter()
+        note = None
+        if report:
+            written, note = _write_report(stage, lang, progress)
+            files += written
+        timings["report"] = time.perf_counter() - t0
+        timings["total"] = sum(v for k, v in timings.items() if k != "total")
+        meta["timings_seconds"] = _rounded(timings)
+        if note:
+            meta["notes"] = [*meta["notes"], note]
+        files.append(_write_plan_json(stage, meta))
     return PlanResult(out_dir=out, calibration=cal, converged=converged, timings=timings,
-                      files=tuple(files), metadata=meta)
+                      files=tuple(out / f.name for f in files), metadata=meta)
 
 
 #: Monthly arrivals per segment above which a posterior draw is not a plausible funnel.
@@ -393,28 +426,29 @@ def run_calibrate(
         raise DataError(f"{path}: no projection here; run `targetsim simulate {out}` first")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    projection = load_projection(path)
-    rows = None
-    if company_target is not None:
-        _check_options(10, 1, company_target)
-        fit_path = out / "fit.nc"
-        raw = projection.attrs.get("scenarios_json")
-        if fit_path.exists() and raw:
-            from targetsim.model import FunnelFit
+    with output_folder(out, "DIR"):  # one run at a time writes into a plan folder
+        projection = load_projection(path)
+        rows = None
+        if company_target is not None:
+            _check_options(10, 1, company_target)
+            fit_path = out / "fit.nc"
+            raw = projection.attrs.get("scenarios_json")
+            if fit_path.exists() and raw:
+                from targetsim.model import FunnelFit
 
-            fit = FunnelFit.load(fit_path)
-            loaded = json.loads(raw) if isinstance(raw, str) else raw
-            scenarios = [Scenario.model_validate(s) for s in loaded]
-            params = fit.params(min(int(projection.sizes["draw"]), LEVER_DRAWS),
-                                random_seed=seed)
-            rows = solve_topdown(projection, params, fit.open_pipeline, scenarios,
-                                 float(company_target), p, seed=seed, lang=lang)
-    cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
-                    topdown_rows=rows, lang=lang, currency=currency)
-    files = write_calibration(cal, out)
-    timings["calibrate"] = time.perf_counter() - t0
-    if report:
-        written, _ = _write_report(out, lang, progress)
-        files += written
+                fit = FunnelFit.load(fit_path)
+                loaded = json.loads(raw) if isinstance(raw, str) else raw
+                scenarios = [Scenario.model_validate(s) for s in loaded]
+                params = fit.params(min(int(projection.sizes["draw"]), LEVER_DRAWS),
+                                    random_seed=seed)
+                rows = solve_topdown(projection, params, fit.open_pipeline, scenarios,
+                                     float(company_target), p, seed=seed, lang=lang)
+        cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
+                        topdown_rows=rows, lang=lang, currency=currency)
+        files = write_calibration(cal, out)
+        timings["calibrate"] = time.perf_counter() - t0
+        if report:
+            written, _ = _write_report(out, lang, progress)
+            files += written
     return PlanResult(out_dir=out, calibration=cal, converged=True, timings=timings,
                       files=tuple(files), metadata={})

@@ -17,7 +17,13 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
-from targetsim.calibrate.allocation import AllocationSummary, allocate, common_probability
+from targetsim.calibrate import amounts
+from targetsim.calibrate.allocation import (
+    ALLOCATION_COLUMNS,
+    AllocationSummary,
+    allocate,
+    common_probability,
+)
 from targetsim.calibrate.indicators import leading_indicators
 from targetsim.calibrate.objectives import check_lang, write_objectives
 from targetsim.calibrate.periods import FY, horizon_end, period_months
@@ -34,7 +40,8 @@ from targetsim.calibrate.targets import (
     target_at_probability,
 )
 from targetsim.calibrate.topdown import company_probabilities, topdown_frame
-from targetsim.io import atomic_path, write_text_atomic
+from targetsim.errors import ConfigError
+from targetsim.io import write_csv_atomic, write_text_atomic
 
 __all__ = [
     "FY",
@@ -77,6 +84,9 @@ class Calibration:
         tiers.csv / topdown.csv when asked.
     company_probability : dict
         ``P(total FY bookings >= company target)`` per scenario (with ``company_target``).
+    notes : tuple of str
+        What a reader must know (segments without amounts get deals-won targets only:
+        :mod:`targetsim.calibrate.amounts`).
     """
 
     targets: pd.DataFrame
@@ -90,6 +100,7 @@ class Calibration:
     tiers: pd.DataFrame | None = None
     topdown: pd.DataFrame | None = None
     company_probability: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
 
 def calibrate(
@@ -126,12 +137,30 @@ def calibrate(
     """
     p = check_probability(probability)
     check_lang(lang)
-    targets = compute_targets(projection, p)
-    indicators = leading_indicators(projection, p)
-    allocation, summary = allocate(projection, p, company_target)
+    # Segments without won amounts: no bookings target (amounts.py holds the rule).
+    projection, unsized = amounts.scope_projection(projection)
+    segments = [str(s) for s in projection["segment"].values]
+    none_sized = bool(unsized) and set(unsized) >= set(segments)
+    if none_sized and company_target is not None:
+        raise ConfigError(
+            "--company-target is a bookings number, but no won deal of the data has a positive "
+            "amount: only deals-won targets can be set"
+        )
+
+    def scoped(df: pd.DataFrame | None, name_col: str = "name") -> pd.DataFrame | None:
+        return amounts.drop_unsized(df, unsized, segments, name_col=name_col)
+
+    targets = scoped(compute_targets(projection, p))
+    indicators = scoped(leading_indicators(projection, p), "segment")
+    if none_sized:
+        allocation, summary = pd.DataFrame(columns=ALLOCATION_COLUMNS), []
+    else:
+        allocation, summary = allocate(projection, p, company_target)
+        allocation = scoped(allocation)
+        summary = [a for a in summary if not (unsized and a.level == "owner")]
     stress = stress_test(projection, targets)
     ref = reference_scenario(projection["scenario"].values)
-    tiers_df = compute_tiers(projection, tiers) if tiers is not None else None
+    tiers_df = scoped(compute_tiers(projection, tiers)) if tiers is not None else None
     company_p: dict[str, float] = {}
     topdown = None
     if company_target is not None:
@@ -154,14 +183,14 @@ def calibrate(
         allocation_summary=tuple(summary), stress=stress, objectives=objectives,
         probability=p, reference=ref, tiers=tiers_df, topdown=topdown,
         company_probability=company_p,
+        notes=tuple(n for n in [amounts.note(unsized, segments)] if n),
     )
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        # Fixed float format: same numbers → same bytes on every platform.
-        df.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")
-    return path
+    # Fixed float format: same numbers → same bytes on every platform; text cells that a
+    # spreadsheet would run as formulas are neutralised (targetsim.io.write_csv_atomic).
+    return write_csv_atomic(df, path, float_format="%.10g")
 
 
 def write_calibration(cal: Calibration, out_dir: str | Path) -> list[Path]:

@@ -23,6 +23,7 @@ import pandas as pd
 from targetsim.calibrate.allocation import AllocationSummary
 from targetsim.calibrate.periods import FY
 from targetsim.errors import ConfigError
+from targetsim.safe_text import escape_markdown as md
 
 NNBSP = "\u202f"
 LANGS = ("en", "fr")
@@ -292,6 +293,9 @@ def write_objectives(
         Markdown text.
     """
     t = _T[check_lang(lang)]
+    # Names (segments, owners, scenarios) and the currency come from the user: escaped with
+    # targetsim.safe_text.escape_markdown (md) wherever they land in the Markdown.
+    currency = md(currency)
 
     def money(v: float) -> str:
         return format_money(v, lang, currency)
@@ -304,8 +308,8 @@ def write_objectives(
 
     date = format_date(horizon_end, lang)
     p = pct(probability)
-    out = [t["title"].format(scenario=scenario, p=p), "", t["intro"].format(p=p,
-           scenario=scenario), "", t["smart_h"], ""]
+    out = [t["title"].format(scenario=md(scenario), p=p), "", t["intro"].format(p=p,
+           scenario=md(scenario)), "", t["smart_h"], ""]
     fy = targets.loc[
         targets["scenario"].eq(scenario) & targets["period"].eq(FY)
         & targets["metric"].eq("bookings")
@@ -314,7 +318,7 @@ def write_objectives(
         deals = _row(targets, scenario, r["level"], r["name"], FY, "deals_won")
         key = "smart_total" if r["level"] == "total" else "smart_seg"
         out.append("- " + t[key].format(
-            target=money(r["target"]), name=r["name"], date=date,
+            target=money(r["target"]), name=md(r["name"]), date=date,
             deals=format_number(deals["target"] if deals is not None else float("nan"), lang),
             prob=pct(r["attainment_probability"]), band=band(r)))
     owners = fy.loc[fy["level"].eq("owner")]
@@ -322,7 +326,7 @@ def write_objectives(
         out += ["", t["owners_h"].format(p=p), ""]
         for _, r in owners.iterrows():
             out.append("- " + t["smart_owner"].format(
-                name=r["name"], target=money(r["target"]), date=date,
+                name=md(r["name"]), target=money(r["target"]), date=date,
                 prob=pct(r["attainment_probability"]), band=band(r)))
 
     out += ["", t["okr_h"], ""]
@@ -341,7 +345,7 @@ def write_objectives(
                                                                strict=True)
             if math.isfinite(c)
         )
-        out.append(t["okr_obj"].format(name=r["name"], target=money(r["target"]), date=date))
+        out.append(t["okr_obj"].format(name=md(r["name"]), target=money(r["target"]), date=date))
         out.append("")
         out.append("- " + t["kr_book"].format(target=money(r["target"]), milestones=milestones))
         out.append("- " + t["kr_wins"].format(
@@ -372,28 +376,29 @@ def write_objectives(
         out += [t["scen_h"], ""]
         for _, r in totals.iterrows():
             out.append("- " + t["scen"].format(
-                scenario=r["scenario"], target=money(r["target"]),
+                scenario=md(r["scenario"]), target=money(r["target"]),
                 prob=pct(r["attainment_probability"]), band=band(r)))
         if stress is not None and not stress.empty:
-            out += ["", t["stress_h"].format(ref=scenario), ""]
+            out += ["", t["stress_h"].format(ref=md(scenario)), ""]
             fy_s = stress.loc[stress["period"].eq(FY) & stress["metric"].eq("bookings")]
             for s_name, grp in fy_s.groupby("scenario", sort=False):
                 tot = grp.loc[grp["level"].eq("total")].iloc[0]
                 segs = grp.loc[grp["level"].eq("segment")]
                 detail = ", ".join(
-                    f"{n} {pct(v)}" for n, v in zip(segs["name"], segs["attainment_probability"],
-                                                    strict=True))
+                    f"{md(n)} {pct(v)}" for n, v in zip(segs["name"],
+                                                        segs["attainment_probability"],
+                                                        strict=True))
                 out.append("- " + t["stress"].format(
-                    scenario=s_name, ref=scenario, target=money(tot["target"]),
+                    scenario=md(s_name), ref=md(scenario), target=money(tot["target"]),
                     prob=pct(tot["attainment_probability"]), detail=detail))
         out.append("")
 
     if topdown is not None and not topdown.empty:
         out += [t["td_h"].format(target=money(float(topdown["company_target"].iloc[0]))), ""]
         for s_name, grp in topdown.groupby("scenario", sort=False):
-            levers = t["or"].join(str(c) for c in grp["change"])
+            levers = t["or"].join(md(c) for c in grp["change"])
             out.append("- " + t["td"].format(
-                scenario=s_name, prob=pct(float(grp["attainment_probability"].iloc[0])),
+                scenario=md(s_name), prob=pct(float(grp["attainment_probability"].iloc[0])),
                 p=pct(float(grp["target_probability"].iloc[0])), levers=levers))
         out.append("")
     return "\n".join(out).rstrip() + "\n"

@@ -1,8 +1,15 @@
-"""Options and helpers shared by every command that reads a CRM export.
+"""Options and helpers shared by every command: data options, and the one console.
 
 ``fit``, ``plan``, ``track`` and ``ingest`` declare the same data options with these
 annotations and turn them into funnel facts with :func:`funnel_from_cli`, so a user
 learns one set of flags.
+
+Every command prints through :func:`console` (or :func:`err_console`): a rich console for
+which every plain string is text, never markup. Data text (segment and owner names, cells
+quoted in messages, paths) is escaped with :func:`targetsim.safe_text.escape_console`
+wherever rich would read markup (printed strings, table cells, titles), so a segment named
+``[/]`` or ``[link=http://x]`` prints as written. The CLI's own styling goes through
+:func:`styled`, whose template is ours and whose values are escaped.
 
 Examples
 --------
@@ -20,12 +27,44 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from targetsim.errors import ConfigError
+from targetsim.safe_text import escape_console
 
 if TYPE_CHECKING:
     from targetsim.data.funnel import FunnelData, Opportunities
+    from targetsim.data.options import ReadOptions
+
+
+class SafeConsole(Console):
+    """A rich console that never reads markup in a plain string (see the module docstring)."""
+
+    def render_str(self, text: str, **kwargs):  # noqa: ANN003, ANN201 - rich's signature
+        kwargs["markup"] = True  # the escaped text renders as written, markup on or off
+        kwargs["emoji"] = False  # ":smile:" in a name stays text
+        return super().render_str(escape_console(text), **kwargs)
+
+
+def console(*, stderr: bool = False, width: int | None = None) -> SafeConsole:
+    """The console every command prints with (stdout, or stderr for messages)."""
+    return SafeConsole(stderr=stderr, width=width, emoji=False)
+
+
+def err_console() -> SafeConsole:
+    """The console for errors, warnings and progress (stderr)."""
+    return console(stderr=True)
+
+
+def styled(template: str, *values: object) -> Text:
+    """Our markup ``template`` with ``{}`` fields filled by escaped ``values``.
+
+    Examples
+    --------
+    >>> styled("[yellow]warning:[/] {}", "[/] is a segment").plain
+    'warning: [/] is a segment'
+    """
+    return Text.from_markup(template.format(*(escape_console(v) for v in values)), emoji=False)
 
 DataArg = Annotated[
     Path,
@@ -76,8 +115,36 @@ SkipInvalidOpt = Annotated[
         help="Drop rows that fail validation (with a warning and a count) instead of stopping.",
     ),
 ]
-
-_err = Console(stderr=True)
+DateFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date-format",
+        help="Format of every date cell, e.g. %d/%m/%Y (default: detected on each whole "
+        "column).",
+    ),
+]
+DayfirstOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--dayfirst/--monthfirst",
+        help="Numeric dates like 05/01/2017 are day/month/year (--dayfirst) or month/day/year "
+        "(--monthfirst). Default: decided by the data; a column that reads both ways stops.",
+    ),
+]
+DecimalOpt = Annotated[
+    str,
+    typer.Option(
+        "--decimal",
+        help="Decimal mark of amounts: '.' (1,234.50) or ',' (1.234,50 or 1 234,50).",
+    ),
+]
+SheetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sheet",
+        help="Excel sheet to read (default: the first sheet that has the needed columns).",
+    ),
+]
 
 
 def parse_mapping(items: list[str] | None) -> dict[str, str] | None:
@@ -123,10 +190,30 @@ def parse_stages(stages: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in stages.split(",") if s.strip())
 
 
+def read_options(
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+    decimal: str = ".",
+    sheet: str | None = None,
+) -> ReadOptions:
+    """The data-reading options (``--date-format``, ``--dayfirst``, ``--decimal``, ``--sheet``).
+
+    Raises
+    ------
+    ConfigError
+        An option is malformed or two of them contradict each other (exit code 2).
+    """
+    from targetsim.data.options import ReadOptions
+
+    return ReadOptions(date_format=date_format, dayfirst=dayfirst, decimal=decimal.strip(),
+                       sheet=sheet)
+
+
 def print_warnings(warnings: tuple[str, ...] | list[str]) -> None:
     """Print data warnings on stderr, so stdout stays clean for ``--json``."""
+    err = err_console()
     for w in warnings:
-        _err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+        err.print(styled("[yellow]warning:[/] {}", w), highlight=False, soft_wrap=True)
 
 
 def opportunities_from_cli(
@@ -137,6 +224,7 @@ def opportunities_from_cli(
     stages: str | None,
     as_of: str | None,
     skip_invalid: bool,
+    read: ReadOptions | None = None,
 ) -> Opportunities:
     """Load validated opportunities from the shared data options; warnings go to stderr."""
     from targetsim.data import load_opportunities
@@ -149,6 +237,7 @@ def opportunities_from_cli(
         stages=parse_stages(stages),
         as_of=as_of,
         skip_invalid=skip_invalid,
+        options=read,
     )
     print_warnings(opps.warnings)
     return opps
@@ -162,6 +251,7 @@ def funnel_from_cli(
     stages: str | None,
     as_of: str | None,
     skip_invalid: bool,
+    read: ReadOptions | None = None,
 ) -> FunnelData:
     """Load a CRM export from the shared data options and compute its funnel facts.
 
@@ -181,6 +271,8 @@ def funnel_from_cli(
         Raw ``--as-of`` date.
     skip_invalid : bool
         Drop invalid rows with a warning instead of failing.
+    read : ReadOptions, optional
+        How the file writes dates and amounts, which Excel sheet (:func:`read_options`).
 
     Returns
     -------
@@ -196,5 +288,5 @@ def funnel_from_cli(
     from targetsim.data.funnel import build_funnel
 
     return build_funnel(
-        opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+        opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid, read)
     )

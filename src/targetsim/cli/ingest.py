@@ -14,12 +14,19 @@ from rich.table import Table
 from targetsim.cli._common import (
     AsOfOpt,
     DataArg,
+    DateFormatOpt,
+    DayfirstOpt,
+    DecimalOpt,
     FormatOpt,
     MapOpt,
     SegmentColOpt,
+    SheetOpt,
     SkipInvalidOpt,
     StagesOpt,
+    console,
     funnel_from_cli,
+    read_options,
+    styled,
 )
 from targetsim.data.facts import FunnelFacts, GroupFacts, summarize_funnel
 
@@ -76,9 +83,9 @@ def _group_table(title: str, first: str, groups: list[GroupFacts]) -> Table:
 def print_facts(facts: FunnelFacts, console: Console) -> None:
     """Print the facts as rich tables: segments and total, owners, stages."""
     console.print(
-        f"[bold]{facts.source}[/]  as of {facts.as_of.date()}, "
-        f"{facts.months_observed:.1f} months of arrivals"
-        + (f", stages: {' → '.join(facts.stages)}" if facts.stages else ""),
+        styled("[bold]{}[/]  as of {}, {} months of arrivals{}", facts.source,
+               facts.as_of.date(), f"{facts.months_observed:.1f}",
+               f", stages: {' → '.join(facts.stages)}" if facts.stages else ""),
         highlight=False,
     )
     groups = [*facts.segments, facts.total]
@@ -98,6 +105,21 @@ def print_facts(facts: FunnelFacts, console: Console) -> None:
                 _fmt(s.conversion, "pct"), _fmt(s.median_days, "num"),
             )
         console.print(t)
+    zeros = [g for g in facts.segments if g.won_zero_amount]
+    if zeros:
+        console.print(
+            f"won deals with an amount of 0: {facts.total.won_zero_amount:,} ("
+            + ", ".join(f"{g.name}: {g.won_zero_amount:,}" for g in zeros)
+            + "); they count as wins, not in deal sizes.",
+            highlight=False,
+        )
+    unsized = [g.name for g in facts.segments if g.won_with_amount == 0]
+    if unsized:
+        console.print(
+            "no won deal with a positive amount in: " + ", ".join(unsized)
+            + " (deals-won targets only).",
+            highlight=False,
+        )
     console.print(
         "win rate = won / (won + lost); coverage = open pipeline value / bookings of the last "
         "365 days; open deals' values may be estimates.",
@@ -114,14 +136,19 @@ def ingest(
     stages: StagesOpt = None,
     as_of: AsOfOpt = None,
     skip_invalid: SkipInvalidOpt = False,
+    date_format: DateFormatOpt = None,
+    dayfirst: DayfirstOpt = None,
+    decimal: DecimalOpt = ".",
+    sheet: SheetOpt = None,
 ) -> None:
     """Validate a CRM export and print its funnel facts (per segment, total, owner, stage)."""
-    funnel = funnel_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
+    read = read_options(date_format, dayfirst, decimal, sheet)
+    funnel = funnel_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid, read)
     facts = summarize_funnel(funnel)
     if as_json:
         sys.stdout.write(json.dumps(facts.to_dict(), indent=2) + "\n")
         return
-    print_facts(facts, Console())
+    print_facts(facts, console())
 
 
 def register(app: typer.Typer) -> None:

@@ -18,16 +18,24 @@ from rich.table import Table
 from targetsim.cli._common import (
     AsOfOpt,
     DataArg,
+    DateFormatOpt,
+    DayfirstOpt,
+    DecimalOpt,
     FormatOpt,
     MapOpt,
     SegmentColOpt,
+    SheetOpt,
     SkipInvalidOpt,
     StagesOpt,
+    console,
     parse_mapping,
     parse_stages,
     print_warnings,
+    read_options,
+    styled,
 )
 from targetsim.errors import ConfigError, ConvergenceError
+from targetsim.simulate.scenario import MAX_MONTHS
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (created).")]
 ScenarioOpt = Annotated[
@@ -42,17 +50,24 @@ StartOpt = Annotated[
     str | None,
     typer.Option("--start", help="First day of the horizon (default: the month after as-of)."),
 ]
-MonthsOpt = Annotated[int, typer.Option("--months", help="Horizon length in months.")]
+MonthsOpt = Annotated[
+    int, typer.Option("--months", min=1, max=MAX_MONTHS,
+                      help=f"Horizon length in months, 1 to {MAX_MONTHS}.")
+]
 ProbabilityOpt = Annotated[
     float, typer.Option("--probability", help="Attainment probability of the targets.")
 ]
-DrawsOpt = Annotated[int, typer.Option("--draws", help="Posterior draws simulated.")]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Root random seed (same seed, same targets).")]
+DrawsOpt = Annotated[int, typer.Option("--draws", min=10, help="Posterior draws simulated.")]
+SeedOpt = Annotated[
+    int, typer.Option("--seed", min=0, help="Root random seed (same seed, same targets).")
+]
 EngineOpt = Annotated[
     str, typer.Option("--engine", help="Simulation engine: auto, des (SimPy) or fast (NumPy).")
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", help="Simulate on a local dask cluster of N processes.")
+    int | None,
+    typer.Option("--workers", min=1, max=256,
+                 help="Simulate on a local dask cluster of N processes."),
 ]
 TiersOpt = Annotated[
     str | None,
@@ -117,50 +132,55 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
         return format_money(v, lang, cur)
 
     fy = t.loc[t["period"].eq("FY") & t["metric"].eq("bookings")]
-    head = Table(title=f"Company FY bookings target at {format_percent(cal.probability, lang)}")
-    for col in ("scenario", "target", "probability", "p10–p90 band", "deals won"):
-        head.add_column(col, justify="right" if col != "scenario" else "left")
-    for _, r in fy.loc[fy["level"].eq("total")].iterrows():
-        deals = t.loc[t["level"].eq("total") & t["period"].eq("FY") & t["metric"].eq("deals_won")
-                      & t["scenario"].eq(r["scenario"])]["target"]
-        head.add_row(r["scenario"], money(r["target"]),
-                     format_percent(r["attainment_probability"], lang),
-                     format_range(r["p10"], r["p90"], lang, cur),
-                     f"{deals.iloc[0]:.0f}" if len(deals) else "")
-    console.print(head)
-    seg = fy.loc[fy["level"].eq("segment")]
-    table = Table(title="FY bookings targets per segment (probability)")
-    table.add_column("segment")
-    scenarios = list(dict.fromkeys(seg["scenario"]))
-    for s in scenarios:
-        table.add_column(s, justify="right")
-    for name in dict.fromkeys(seg["name"]):
-        cells = []
+    if fy.empty:  # no won amounts in the data: deals-won targets only
+        _print_deals_won(t, cal.probability, lang, console)
+    else:  # bookings targets, with deals won beside the company's
+        head = Table(title=f"Company FY bookings target at {format_percent(cal.probability, lang)}")
+        for col in ("scenario", "target", "probability", "p10–p90 band", "deals won"):
+            head.add_column(col, justify="right" if col != "scenario" else "left")
+        for _, r in fy.loc[fy["level"].eq("total")].iterrows():
+            deals = t.loc[t["level"].eq("total") & t["period"].eq("FY")
+                          & t["metric"].eq("deals_won") & t["scenario"].eq(r["scenario"])]["target"]
+            head.add_row(r["scenario"], money(r["target"]),
+                         format_percent(r["attainment_probability"], lang),
+                         format_range(r["p10"], r["p90"], lang, cur),
+                         f"{deals.iloc[0]:.0f}" if len(deals) else "")
+        console.print(head)
+        seg = fy.loc[fy["level"].eq("segment")]
+        table = Table(title="FY bookings targets per segment (probability)")
+        table.add_column("segment")
+        scenarios = list(dict.fromkeys(seg["scenario"]))
         for s in scenarios:
-            r = seg.loc[seg["scenario"].eq(s) & seg["name"].eq(name)].iloc[0]
-            prob = format_percent(r["attainment_probability"], lang)
-            cells.append(f"{money(r['target'])} ({prob})")
-        table.add_row(str(name), *cells)
-    console.print(table)
+            table.add_column(s, justify="right")
+        for name in dict.fromkeys(seg["name"]):
+            cells = []
+            for s in scenarios:
+                r = seg.loc[seg["scenario"].eq(s) & seg["name"].eq(name)].iloc[0]
+                prob = format_percent(r["attainment_probability"], lang)
+                cells.append(f"{money(r['target'])} ({prob})")
+            table.add_row(str(name), *cells)
+        console.print(table)
     for a in cal.allocation_summary:
         if a.scenario != cal.reference:
             continue
         console.print(
-            f"[bold]{a.level}s[/] ({a.scenario}): split at equal probability "
-            f"{format_percent(a.common_probability)}, the company target {money(a.company_target)}"
-            f" is reached part by part with that probability; sum of individual targets at "
-            f"{format_percent(a.probability)} = {money(a.sum_of_quotas_at_p)} vs company number "
-            f"{money(a.company_at_p)}; P(company ≥ sum) = "
-            f"{format_percent(a.p_company_reaches_sum)}.",
+            styled("[bold]{}s[/] {}", a.level,
+                   f"({a.scenario}): split at equal probability "
+                   f"{format_percent(a.common_probability)}, the company target "
+                   f"{money(a.company_target)} is reached part by part with that probability; "
+                   f"sum of individual targets at {format_percent(a.probability)} = "
+                   f"{money(a.sum_of_quotas_at_p)} vs company number {money(a.company_at_p)}; "
+                   f"P(company ≥ sum) = {format_percent(a.p_company_reaches_sum)}."),
             highlight=False,
         )
     if cal.topdown is not None:
         for s, grp in cal.topdown.groupby("scenario", sort=False):
             console.print(
-                f"[bold]company target[/] {money(float(grp['company_target'].iloc[0]))} under "
-                f"{s}: probability {format_percent(float(grp['attainment_probability'].iloc[0]))};"
-                f" to reach {format_percent(cal.probability)}: "
-                + " | ".join(str(c) for c in grp["change"]),
+                styled("[bold]company target[/] {}",
+                       f"{money(float(grp['company_target'].iloc[0]))} under {s}: probability "
+                       f"{format_percent(float(grp['attainment_probability'].iloc[0]))}; to "
+                       f"reach {format_percent(cal.probability)}: "
+                       + " | ".join(str(c) for c in grp["change"])),
                 highlight=False,
             )
     tm = result.timings
@@ -170,9 +190,26 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
     console.print(f"wrote {len(result.files)} files to {result.out_dir}", highlight=False)
 
 
+def _print_deals_won(t, probability: float, lang: str, console: Console) -> None:  # noqa: ANN001
+    """FY deals-won targets per scenario and segment (the summary when there are no amounts)."""
+    from targetsim.calibrate.objectives import format_percent
+
+    won = t.loc[t["period"].eq("FY") & t["metric"].eq("deals_won")
+                & t["level"].isin(["total", "segment"])]
+    table = Table(title=f"FY deals-won targets at {format_percent(probability, lang)} "
+                  "(no amounts in the data: no bookings target)")
+    for col in ("scenario", "level", "name", "deals won", "probability", "p10–p90"):
+        table.add_column(col, justify="left" if col in ("scenario", "level", "name") else "right")
+    for _, r in won.iterrows():
+        table.add_row(str(r["scenario"]), str(r["level"]), str(r["name"]), f"{r['target']:,.0f}",
+                      format_percent(r["attainment_probability"], lang),
+                      f"{r['p10']:,.0f}–{r['p90']:,.0f}")
+    console.print(table)
+
+
 def _finish(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
     for note in result.metadata.get("notes", []):
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(styled("[yellow]note:[/] {}", note), highlight=False)
     print_summary(result, console)
     if not result.converged:
         raise ConvergenceError(
@@ -208,17 +245,24 @@ def register(app: typer.Typer) -> None:
         lang: LangOpt = "en",
         currency: CurrencyOpt = "$",
         progress: ProgressOpt = True,
+        date_format: DateFormatOpt = None,
+        dayfirst: DayfirstOpt = None,
+        decimal: DecimalOpt = ".",
+        sheet: SheetOpt = None,
     ) -> None:
         """Ingest, fit, simulate, calibrate and report in one go: targets with probabilities."""
         from targetsim.data import load_opportunities
         from targetsim.data.funnel import build_funnel
+        from targetsim.io import prepare_output_dir
         from targetsim.plan import run_plan
 
         tier_p = parse_tiers_opt(tiers)
         amount = parse_amount(company_target)
+        read = read_options(date_format, dayfirst, decimal, sheet)
+        prepare_output_dir(out)  # an unusable --out stops before the data is read
         opps = load_opportunities(data, fmt=fmt, mapping=parse_mapping(map_),
                                   segment_col=segment_col, stages=parse_stages(stages),
-                                  as_of=as_of, skip_invalid=skip_invalid)
+                                  as_of=as_of, skip_invalid=skip_invalid, options=read)
         print_warnings(opps.warnings)
         result = run_plan(
             build_funnel(opps), out, scenarios=scenario or (), probability=probability,
@@ -226,7 +270,7 @@ def register(app: typer.Typer) -> None:
             seed=seed, engine=engine, workers=workers, lang=lang, currency=currency,
             progress=progress,
         )
-        _finish(result, Console())
+        _finish(result, console())
 
     @app.command("demo")
     def demo(
@@ -250,4 +294,4 @@ def register(app: typer.Typer) -> None:
             tiers=parse_tiers_opt(tiers), company_target=parse_amount(company_target),
             draws=draws, seed=seed, lang=lang, progress=progress,
         )
-        _finish(result, Console())
+        _finish(result, console())

@@ -17,12 +17,19 @@ from rich.table import Table
 from targetsim.cli._common import (
     AsOfOpt,
     DataArg,
+    DateFormatOpt,
+    DayfirstOpt,
+    DecimalOpt,
     FormatOpt,
     MapOpt,
     SegmentColOpt,
+    SheetOpt,
     SkipInvalidOpt,
     StagesOpt,
+    console,
     opportunities_from_cli,
+    read_options,
+    styled,
 )
 from targetsim.errors import ConfigError
 
@@ -34,13 +41,13 @@ DataNowArg = Annotated[
     typer.Argument(help="Fresh CRM export (same layout and options as the plan's data).",
                    show_default=False),
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Root random seed.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Root random seed.")]
 
 
 def _console() -> Console:
     """Stdout console; wide enough for the tables when output is not a terminal."""
-    console = Console()
-    return console if console.is_terminal else Console(width=140)
+    out = console()
+    return out if out.is_terminal else console(width=140)
 
 
 def _pct(x: float) -> str:
@@ -54,7 +61,7 @@ def _num(x: float, metric: str) -> str:
 def print_track(result, console: Console) -> None:  # noqa: ANN001 - TrackResult
     """Targets table and warnings on the console."""
     for n in result.notes:
-        console.print(f"[yellow]note:[/] {n}", highlight=False)
+        console.print(styled("[yellow]note:[/] {}", n), highlight=False)
     table = Table(title=f"Targets as of {result.as_of.date()} (plan as of "
                         f"{result.plan_as_of.date()})")
     for col in ("scenario", "level", "name", "period", "metric", "target", "booked",
@@ -71,7 +78,7 @@ def print_track(result, console: Console) -> None:  # noqa: ANN001 - TrackResult
         table.add_row(
             str(r.scenario), str(r.level), str(r.name), str(r.period), m, _num(r.target, m),
             _num(r.booked_to_date, m), _pct(r.attainment_to_date), _num(r.gap, m),
-            _pct(r.plan_probability), f"[red]{p_now}[/]" if low else p_now,
+            _pct(r.plan_probability), styled("[red]{}[/]", p_now) if low else p_now,
             f"{_num(r.p10, m)}–{_num(r.p90, m)}",
         )
     console.print(table)
@@ -80,9 +87,10 @@ def print_track(result, console: Console) -> None:  # noqa: ANN001 - TrackResult
     w = result.warnings
     fired = w.loc[w["triggered"]] if len(w) else w
     if len(fired):
-        console.print(f"[bold red]{len(fired)} early warning(s)[/] of {len(w)} checks:")
+        console.print(styled("[bold red]{} early warning(s)[/] of {} checks:", len(fired), len(w)))
         for r in fired.itertuples(index=False):
-            console.print(f"  [red]{r.check}[/] {r.segment}: {r.evidence}", highlight=False)
+            console.print(styled("  [red]{}[/] {}: {}", r.check, r.segment, r.evidence),
+                          highlight=False)
     else:
         console.print(f"no early warning ({len(w)} checks, each at most 2.5 % false alarms)")
 
@@ -121,8 +129,13 @@ def register(app: typer.Typer) -> None:
         skip_invalid: SkipInvalidOpt = False,
         draws: Annotated[int, typer.Option("--draws", help="Posterior draws simulated.")] = 1000,
         seed: SeedOpt = 0,
+        date_format: DateFormatOpt = None,
+        dayfirst: DayfirstOpt = None,
+        decimal: DecimalOpt = ".",
+        sheet: SheetOpt = None,
     ) -> None:
         """Re-forecast each target from bookings to date and today's pipeline; early warnings."""
+        from targetsim.io import output_folder
         from targetsim.track.output import write_track
         from targetsim.track.track import track_plan
 
@@ -130,13 +143,16 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--draws: need at least 10 posterior draws, got {draws}")
         if not plan_dir.is_dir():
             raise ConfigError(f"{plan_dir}: not a directory; give the --out of `targetsim plan`")
-        opps = opportunities_from_cli(data_now, fmt, map_, segment_col, stages, as_of,
-                                      skip_invalid)
-        result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed)
-        console = _console()
-        print_track(result, console)
-        files = write_track(result, out or plan_dir, html=(plan_dir / "report.html").is_file())
-        console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
+        read = read_options(date_format, dayfirst, decimal, sheet)
+        with output_folder(out or plan_dir, "--out" if out else "PLAN_DIR"):
+            opps = opportunities_from_cli(data_now, fmt, map_, segment_col, stages, as_of,
+                                          skip_invalid, read)
+            result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed)
+            out_console = _console()
+            print_track(result, out_console)
+            files = write_track(result, out or plan_dir,
+                                html=(plan_dir / "report.html").is_file())
+        out_console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
 
     @app.command("backtest")
     def backtest(
@@ -158,6 +174,10 @@ def register(app: typer.Typer) -> None:
         stages: StagesOpt = None,
         as_of: AsOfOpt = None,
         skip_invalid: SkipInvalidOpt = False,
+        date_format: DateFormatOpt = None,
+        dayfirst: DayfirstOpt = None,
+        decimal: DecimalOpt = ".",
+        sheet: SheetOpt = None,
         draws: Annotated[
             int, typer.Option("--draws", help="Posterior draws per chain of each fit (small: "
                               "one fit per cutoff).")
@@ -181,14 +201,19 @@ def register(app: typer.Typer) -> None:
         for name, v in (("--draws", draws), ("--tune", tune), ("--chains", chains)):
             if v < 1:
                 raise ConfigError(f"{name} must be at least 1, got {v}")
+        from targetsim.io import output_folder
+
         cuts = parse_cutoffs(cutoffs)
-        opps = opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid)
-        result = run_backtest(
-            opps, cuts, horizon_months=horizon_months,
-            forecaster=model_forecaster(draws=draws, tune=tune, chains=chains),
-            probability=probability, growth=growth, random_seed=seed,
-        )
-        console = _console()
-        print_scorecard(result, console)
-        files = write_backtest(result, out)
-        console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
+        read = read_options(date_format, dayfirst, decimal, sheet)
+        with output_folder(out):
+            opps = opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of,
+                                          skip_invalid, read)
+            result = run_backtest(
+                opps, cuts, horizon_months=horizon_months,
+                forecaster=model_forecaster(draws=draws, tune=tune, chains=chains),
+                probability=probability, growth=growth, random_seed=seed,
+            )
+            out_console = _console()
+            print_scorecard(result, out_console)
+            files = write_backtest(result, out)
+        out_console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)

@@ -4,12 +4,13 @@ Public API
 ----------
 load_opportunities, load_funnel, demo_data_path, summarize_funnel, build_funnel,
 check_opportunities (the canonical table contract, as a pandera schema),
-Opportunities, FunnelData, FunnelFacts.
+ReadOptions (how a file writes dates, numbers; which sheet), Opportunities, FunnelData, FunnelFacts.
 """
 
 from targetsim.data.facts import FunnelFacts, GroupFacts, StageFacts, summarize_funnel
 from targetsim.data.funnel import DEFAULT_SEGMENT, OUTCOMES, FunnelData, Opportunities, build_funnel
 from targetsim.data.load import FORMATS, demo_data_path, load_funnel, load_opportunities
+from targetsim.data.options import ReadOptions
 from targetsim.data.schema import check_opportunities
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
     "FunnelFacts",
     "GroupFacts",
     "Opportunities",
+    "ReadOptions",
     "StageFacts",
     "build_funnel",
     "check_opportunities",

@@ -49,16 +49,19 @@ class RawCanonical:
 
 
 def from_canonical(
-    path: str | Path, mapping: dict[str, str] | None = None, segment_col: str | None = None
+    path: str | Path, mapping: dict[str, str] | None = None, segment_col: str | None = None,
+    **read_kw: object,
 ) -> RawCanonical:
     """Read a canonical file, renaming the user's columns with ``mapping`` (canonical → theirs).
+
+    ``read_kw`` (``sheet``, ``want``) go to :func:`~targetsim.data.readers.read_table`.
 
     Raises
     ------
     DataError
         The file cannot be read, or a mapped or segment column is not in it.
     """
-    raw = read_table(path)
+    raw = read_table(path, **read_kw)
     source = str(path)
     mapping = dict(mapping or {})
     missing = [theirs for theirs in mapping.values() if theirs not in raw.columns]

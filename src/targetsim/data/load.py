@@ -10,7 +10,8 @@ from pathlib import Path
 
 from targetsim.data.adapters import from_canonical, from_maven
 from targetsim.data.funnel import FunnelData, Opportunities, build_funnel
-from targetsim.data.schema import CANONICAL, validate
+from targetsim.data.options import ReadOptions
+from targetsim.data.schema import CANONICAL, REQUIRED, validate
 from targetsim.errors import ConfigError
 
 #: Input layouts ``fmt`` accepts.
@@ -34,6 +35,7 @@ def load_opportunities(
     stages: Sequence[str] = (),
     as_of: str | date | None = None,
     skip_invalid: bool = False,
+    options: ReadOptions | None = None,
 ) -> Opportunities:
     """Read and validate a CRM export.
 
@@ -56,6 +58,9 @@ def load_opportunities(
         Censoring date; default the latest date in the data.
     skip_invalid : bool
         Drop invalid rows with a warning (and a count) instead of failing.
+    options : ReadOptions, optional
+        How the file writes dates and amounts, and which Excel sheet to read
+        (``--date-format``, ``--dayfirst``/``--monthfirst``, ``--decimal``, ``--sheet``).
 
     Returns
     -------
@@ -80,6 +85,8 @@ def load_opportunities(
                 f"--stages {','.join(stages)}: the Maven data has one stage, 'engaging' "
                 "(Prospecting → Engaging → Won/Lost); leave --stages out."
             )
+        if options is not None and options.sheet is not None:
+            raise ConfigError("--sheet does not apply to --format maven (its files are CSV).")
         raw = from_maven(path, segment_col=segment_col)
     else:
         for canon, theirs in (mapping or {}).items():
@@ -88,7 +95,9 @@ def load_opportunities(
                     f"--map {canon}={theirs}: {canon!r} is not a canonical column; use one of "
                     f"{', '.join(CANONICAL)} or <stage>_at."
                 )
-        raw = from_canonical(path, mapping=mapping, segment_col=segment_col)
+        want = [(mapping or {}).get(c, c) for c in REQUIRED]
+        raw = from_canonical(path, mapping=mapping, segment_col=segment_col,
+                             sheet=options.sheet if options is not None else None, want=want)
     return validate(
         raw.table,
         source=raw.source,
@@ -98,6 +107,7 @@ def load_opportunities(
         labels=raw.labels,
         impute_created=raw.impute_created,
         warnings=raw.warnings,
+        options=options,
     )
 
 
@@ -110,6 +120,7 @@ def load_funnel(
     stages: Sequence[str] = (),
     as_of: str | date | None = None,
     skip_invalid: bool = False,
+    options: ReadOptions | None = None,
 ) -> FunnelData:
     """:func:`load_opportunities` then :func:`~targetsim.data.funnel.build_funnel`."""
     return build_funnel(
@@ -121,5 +132,6 @@ def load_funnel(
             stages=stages,
             as_of=as_of,
             skip_invalid=skip_invalid,
+            options=options,
         )
     )

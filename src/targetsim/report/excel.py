@@ -15,6 +15,7 @@ from openpyxl.utils import get_column_letter
 
 from targetsim.io import atomic_path
 from targetsim.report.i18n import labels
+from targetsim.safe_text import xlsx_text_cell
 
 #: Sheet name per level of targets.csv.
 LEVEL_SHEETS = {"total": "Total", "segment": "Segments", "owner": "Owners"}
@@ -53,28 +54,27 @@ def _number_format(field: str, metric: str | None) -> str | None:
 
 
 def _write_sheet(ws, df: pd.DataFrame, fields: list[str], lab: dict[str, str]) -> None:
+    # Every cell goes through xlsx_text_cell: text from data (a segment named
+    # '=HYPERLINK(...)') is stored as text, never as a formula (targetsim.safe_text).
     headers = [_header_label(f, lab) for f in fields]
-    ws.append(headers)
-    for cell in ws[1]:
+    for col, h in enumerate(headers, start=1):
+        cell = ws.cell(row=1, column=col)
+        xlsx_text_cell(cell, h)
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for rec in df.to_dict("records"):
-        values = []
-        for f in fields:
+    for row, rec in enumerate(df.to_dict("records"), start=2):
+        for col, f in enumerate(fields, start=1):
             v = rec.get(f)
             if v is None or (isinstance(v, float) and pd.isna(v)):
-                values.append(None)
+                v = None
             elif hasattr(v, "item"):
-                values.append(v.item())  # numpy scalars → Python numbers openpyxl knows
-            else:
-                values.append(v)
-        ws.append(values)
-        row = ws.max_row
-        for col, f in enumerate(fields, start=1):
+                v = v.item()  # numpy scalars → Python numbers openpyxl knows
+            cell = ws.cell(row=row, column=col)
+            xlsx_text_cell(cell, v)
             fmt = _number_format(f, rec.get("metric"))
             if fmt:
-                ws.cell(row=row, column=col).number_format = fmt
+                cell.number_format = fmt
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
     for col, (f, h) in enumerate(zip(fields, headers, strict=True), start=1):

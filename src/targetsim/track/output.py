@@ -12,7 +12,7 @@ from pathlib import Path
 import jinja2
 import pandas as pd
 
-from targetsim.io import atomic_path, write_text_atomic
+from targetsim.io import write_csv_atomic, write_text_atomic
 from targetsim.track.backtest import BacktestResult
 from targetsim.track.track import TrackResult
 
@@ -88,9 +88,7 @@ def write_track(result: TrackResult, out_dir: str | Path, *, html: bool) -> list
     out = Path(out_dir)
     files = []
     for name, frame in (("track.csv", result.table), ("track_warnings.csv", result.warnings)):
-        with atomic_path(out / name) as tmp:
-            frame.to_csv(tmp, index=False)
-        files.append(out / name)
+        files.append(write_csv_atomic(frame, out / name))
     if html:
         files.append(write_text_atomic(out / "track.html", render_track_html(result)))
     return files
@@ -102,7 +100,5 @@ def write_backtest(result: BacktestResult, out_dir: str | Path) -> list[Path]:
     files = []
     for name, frame in (("backtest.csv", result.table),
                         ("backtest_scorecard.csv", result.scorecard)):
-        with atomic_path(out / name) as tmp:
-            frame.to_csv(tmp, index=False)
-        files.append(out / name)
+        files.append(write_csv_atomic(frame, out / name))
     return files
