@@ -180,8 +180,12 @@ def read_csv_output(path: str | os.PathLike[str], **kwargs: Any) -> pd.DataFrame
 # ---------------------------------------------------------------- output folders
 
 
-def prepare_output_dir(path: str | os.PathLike[str], option: str = "--out") -> Path:
+def prepare_output_dir(
+    path: str | os.PathLike[str], option: str = "--out", *, create: bool = True
+) -> Path:
     """Create the output folder ``path`` (and parents) or explain why it cannot be.
+
+    With ``create=False`` only check that it could be (nothing is created).
 
     Raises
     ------
@@ -199,7 +203,14 @@ def prepare_output_dir(path: str | os.PathLike[str], option: str = "--out") -> P
                 raise ConfigError(
                     f"{option} {p}: {parent} is a file, so no folder can be made under it"
                 )
+            if not create and not p.exists() and not os.access(parent, os.W_OK | os.X_OK):
+                raise ConfigError(f"{option} {p}: cannot create a folder in {parent} "
+                                  "(permission denied)")
             break
+    if not create:
+        if p.exists() and not os.access(p, os.W_OK | os.X_OK):
+            raise ConfigError(f"{option} {p}: cannot write in this folder (permission denied)")
+        return p
     try:
         p.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -328,7 +339,8 @@ def output_folder(path: str | os.PathLike[str], option: str = "--out") -> Iterat
 
     Checks and creates the folder (:func:`prepare_output_dir`), takes its lock (a second run
     into the same folder gets a :class:`ConfigError` naming the holder), removes the
-    temporaries of killed runs, and releases the lock at the end. Re-entrant within one
+    temporaries of killed runs, and releases the lock at the end (a folder this call created
+    is removed again if the command fails and left it empty). Re-entrant within one
     process.
 
     Parameters
@@ -338,6 +350,7 @@ def output_folder(path: str | os.PathLike[str], option: str = "--out") -> Iterat
     option : str
         How the user named it (``--out``, ``DIR``), for messages.
     """
+    created = not Path(path).exists()
     folder = prepare_output_dir(path, option)
     key = os.path.realpath(folder)
     if key in _held:
@@ -349,12 +362,17 @@ def output_folder(path: str | os.PathLike[str], option: str = "--out") -> Iterat
         return
     fd = _acquire(folder, option)
     _held[key] = [fd, 1]
+    ok = False
     try:
         remove_stale_temporaries(folder)
         yield folder
+        ok = True
     finally:
         del _held[key]
         _release(folder, fd)
+        if created and not ok:  # a failed first run leaves no empty folder behind
+            with contextlib.suppress(OSError):
+                folder.rmdir()
 
 
 @contextlib.contextmanager

@@ -445,7 +445,8 @@ def run_calibrate(
                                      float(company_target), p, seed=seed, lang=lang)
         cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
                         topdown_rows=rows, lang=lang, currency=currency)
-        files = write_calibration(cal, out)
+        with staged_outputs(out) as stage:  # all the calibration files, or none
+            files = [out / f.name for f in write_calibration(cal, stage)]
         timings["calibrate"] = time.perf_counter() - t0
         if report:
             written, _ = _write_report(out, lang, progress)

@@ -18,6 +18,7 @@ import importlib
 import signal
 import sys
 import threading
+import warnings
 
 import typer
 
@@ -59,6 +60,11 @@ def _interrupted() -> None:
     sys.exit(EXIT_INTERRUPTED)
 
 
+def _on_sigint(signum: int, frame: object) -> None:
+    warnings.simplefilter("ignore")  # the run is ending: no library chatter after "interrupted"
+    io.handle_sigint(signum, frame)
+
+
 @contextlib.contextmanager
 def _sigint_marks_the_run():
     """Route Ctrl-C to :func:`targetsim.io.handle_sigint` for the duration of a command."""
@@ -66,7 +72,7 @@ def _sigint_marks_the_run():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, io.handle_sigint)
+    previous = signal.signal(signal.SIGINT, _on_sigint)
     try:
         yield
     finally:

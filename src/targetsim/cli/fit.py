@@ -146,7 +146,7 @@ def register(app: typer.Typer) -> None:
 
         Exit code 3 when the convergence gate fails (the files are still written).
         """
-        from targetsim.io import output_folder
+        from targetsim.io import output_folder, staged_outputs
 
         read = read_options(date_format, dayfirst, decimal, sheet)
         with output_folder(out):  # checked and locked before minutes of sampling
@@ -165,7 +165,8 @@ def register(app: typer.Typer) -> None:
                 random_seed=seed,
                 progress=not quiet,
             )
-            paths = write_fit_outputs(fit, out)
+            with staged_outputs(out) as stage:  # the three files, or none
+                paths = {k: out / p.name for k, p in write_fit_outputs(fit, stage).items()}
         print_fit_report(fit, paths)
         if not fit.diagnostics.converged:
             raise ConvergenceError(

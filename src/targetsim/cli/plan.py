@@ -259,7 +259,7 @@ def register(app: typer.Typer) -> None:
         tier_p = parse_tiers_opt(tiers)
         amount = parse_amount(company_target)
         read = read_options(date_format, dayfirst, decimal, sheet)
-        prepare_output_dir(out)  # an unusable --out stops before the data is read
+        prepare_output_dir(out, create=False)  # an unusable --out stops before the data is read
         opps = load_opportunities(data, fmt=fmt, mapping=parse_mapping(map_),
                                   segment_col=segment_col, stages=parse_stages(stages),
                                   as_of=as_of, skip_invalid=skip_invalid, options=read)

@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"--lang {lang!r} is not supported: choose one of "
                               f"{', '.join(LANGUAGES)}.")
         if not directory.is_dir():
-            raise DataError(f"{directory}: not a folder; give the --out folder of `targetsim "
+            raise DataError(f"{directory}: not a directory; give the --out folder of `targetsim "
                             "plan` (or of fit, simulate and calibrate)")
         with output_folder(directory, "DIR"):
             paths = write_report(directory, lang=lang, progress=progress)

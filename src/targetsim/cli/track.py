@@ -135,7 +135,7 @@ def register(app: typer.Typer) -> None:
         sheet: SheetOpt = None,
     ) -> None:
         """Re-forecast each target from bookings to date and today's pipeline; early warnings."""
-        from targetsim.io import output_folder
+        from targetsim.io import output_folder, staged_outputs
         from targetsim.track.output import write_track
         from targetsim.track.track import track_plan
 
@@ -144,14 +144,15 @@ def register(app: typer.Typer) -> None:
         if not plan_dir.is_dir():
             raise ConfigError(f"{plan_dir}: not a directory; give the --out of `targetsim plan`")
         read = read_options(date_format, dayfirst, decimal, sheet)
-        with output_folder(out or plan_dir, "--out" if out else "PLAN_DIR"):
+        with output_folder(out or plan_dir, "--out" if out else "PLAN_DIR") as folder:
             opps = opportunities_from_cli(data_now, fmt, map_, segment_col, stages, as_of,
                                           skip_invalid, read)
             result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed)
             out_console = _console()
             print_track(result, out_console)
-            files = write_track(result, out or plan_dir,
-                                html=(plan_dir / "report.html").is_file())
+            with staged_outputs(folder) as stage:
+                files = [folder / f.name for f in write_track(
+                    result, stage, html=(plan_dir / "report.html").is_file())]
         out_console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
 
     @app.command("backtest")
@@ -201,7 +202,7 @@ def register(app: typer.Typer) -> None:
         for name, v in (("--draws", draws), ("--tune", tune), ("--chains", chains)):
             if v < 1:
                 raise ConfigError(f"{name} must be at least 1, got {v}")
-        from targetsim.io import output_folder
+        from targetsim.io import output_folder, staged_outputs
 
         cuts = parse_cutoffs(cutoffs)
         read = read_options(date_format, dayfirst, decimal, sheet)
@@ -215,5 +216,6 @@ def register(app: typer.Typer) -> None:
             )
             out_console = _console()
             print_scorecard(result, out_console)
-            files = write_backtest(result, out)
+            with staged_outputs(out) as stage:
+                files = [out / f.name for f in write_backtest(result, stage)]
         out_console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)

@@ -316,13 +316,13 @@ def _dm_order(
         )
     if len(day_first):
         return DMY, (
-            f"{source}: column {label!r} read as {DMY}, as "
-            f"{_quote(cells, col, rows, day_first)} shows; give --monthfirst if that is wrong."
+            f"{source}: column {label!r} read as {DMY}: {_quote(cells, col, rows, day_first)} "
+            "can only be read that way."
         )
     if len(month_first):
         return MDY, (
-            f"{source}: column {label!r} read as {MDY}, as "
-            f"{_quote(cells, col, rows, month_first)} shows; give --dayfirst if that is wrong."
+            f"{source}: column {label!r} read as {MDY}: "
+            f"{_quote(cells, col, rows, month_first)} can only be read that way."
         )
     dm = cells.form == DM
     ambiguous = np.flatnonzero(dm & (cells.first != cells.second) & (cells.first <= 12)

@@ -423,11 +423,11 @@ def validate(
     if has_amount:
         amount, bad_amount = parse_amounts(raw["amount"], opts.decimal)
         rule = "not a number"
-        if opts.decimal == "." and any(
-            isinstance(v, str) and re.fullmatch(r"\s*[+-]?[0-9]+,[0-9]{1,2}\s*", v)
-            for v in raw["amount"].iloc[np.flatnonzero(bad_amount)[:50]]
-        ):
-            rule = "not a number (for amounts with a decimal comma, give --decimal ,)"
+        other = "," if opts.decimal == "." else "."
+        sample = raw["amount"].iloc[np.flatnonzero(bad_amount)[:50]]
+        if len(sample) and not parse_amounts(sample, other)[1].any():
+            rule += (" (for amounts with a decimal comma, give --decimal ,)" if other == ","
+                     else " (these amounts have a decimal point: leave out --decimal ,)")
         add("amount", rule, bad_amount, raw["amount"])
         add("amount", "negative amount", (amount < 0).to_numpy(), raw["amount"])
         add(

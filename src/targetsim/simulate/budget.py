@@ -203,14 +203,14 @@ def check(budget: Budget, *, lead_volume_of: dict[str, float] | None = None) -> 
     if not mem <= limit:
         lv = (lead_volume_of or {}).get(budget.busiest)
         what = (
-            f"lower lead_volume in scenario {budget.busiest!r} (it is {lv:g})"
+            f"lower lead_volume in scenario {budget.busiest!r} (now {lv:g}) or --months"
             if lv is not None and lv > 1 else "lower --months"
         )
         raise ConfigError(
             f"simulating would need about {_size(mem)} of memory, more than the budget of "
             f"{_size(limit)}: one simulated run of scenario {budget.busiest!r} has about "
-            f"{budget.deals_per_run:,.0f} deals. To fit, {what} "
-            "(TARGETSIM_MAX_MEMORY_GB sets the budget)."
+            f"{budget.deals_per_run:,.0f} deals. To fit, {what}; TARGETSIM_MAX_MEMORY_GB sets "
+            "the budget."
         )
     seconds, allowed = budget.seconds, time_budget()
     if not seconds <= allowed:
