@@ -306,9 +306,10 @@ def _read_excel(
                 raise DataError(
                     f"{p}: sheet {name!r} cannot be read: {_one_line(exc)}"
                 ) from None
-            h = _header_index(values, () if sheet is not None else want)
-            if h is None and sheet is not None:
-                h = _header_index(values, ())
+            h = _header_index(values, want)
+            if h is None and sheet is not None:  # the sheet asked for: its first row
+                h = next((i for i, r in enumerate(values) if any(not _blank(v) for v in r)),
+                         None)
             if h is None:
                 first = next((r for r in values[:HEADER_SEARCH_ROWS] if any(
                     v is not None for v in r)), ())
