@@ -76,3 +76,20 @@ def test_budget_settings_are_checked(monkeypatch):
 def test_a_normal_simulation_is_within_budget():
     ds = simulate(_params(20), None, [Scenario.baseline()], progress=False)
     assert ds.sizes["draw"] == 20
+
+
+def test_cli_copy_of_the_longest_horizon_is_the_scenario_rule():
+    from targetsim.cli._common import MAX_MONTHS as CLI_MAX
+    from targetsim.simulate.scenario import MAX_MONTHS
+
+    assert CLI_MAX == MAX_MONTHS == 60
+
+
+def test_cli_start_does_not_load_the_sampler():
+    import subprocess
+    import sys
+
+    code = ("import sys, targetsim.cli; "
+            "print(sorted(m for m in ('pymc', 'arviz', 'targetsim.simulate') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -124,7 +124,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
-        check_interrupted()
+        if _defer_depth == 0:  # inside deferred_interrupt the whole set is written first
+            check_interrupted()
         os.replace(tmp, target)
     finally:
         if tmp.exists():

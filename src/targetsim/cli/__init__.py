@@ -13,8 +13,10 @@ traceback on the user's data or options:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import importlib
+import logging
 import signal
 import sys
 import threading
@@ -55,13 +57,23 @@ for _name in COMMAND_MODULES:
     _mod.register(app)
 
 
+def _quiet_exit() -> None:
+    """After "interrupted", libraries tidying up at exit (a dask cluster cut short while it
+    started) print no traceback or log line: atexit runs this before their handlers."""
+    sys.unraisablehook = lambda unraisable: None
+    logging.disable(logging.CRITICAL)
+
+
 def _interrupted() -> None:
     err_console().print("interrupted", highlight=False)
+    atexit.register(_quiet_exit)
     sys.exit(EXIT_INTERRUPTED)
 
 
 def _on_sigint(signum: int, frame: object) -> None:
-    warnings.simplefilter("ignore")  # the run is ending: no library chatter after "interrupted"
+    # The run is ending: no library chatter (warnings, log lines) around "interrupted".
+    warnings.simplefilter("ignore")
+    logging.disable(logging.WARNING)
     io.handle_sigint(signum, frame)
 
 
@@ -70,13 +82,20 @@ def _sigint_marks_the_run():
     """Route Ctrl-C to :func:`targetsim.io.handle_sigint` for the duration of a command."""
     io.reset_interrupted()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        try:
+            yield
+        finally:
+            io.reset_interrupted()
         return
     previous = signal.signal(signal.SIGINT, _on_sigint)
+    disabled = logging.root.manager.disable
     try:
-        yield
+        with warnings.catch_warnings():  # what _on_sigint silences is silenced for this run
+            yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        logging.disable(disabled)
+        io.reset_interrupted()  # the mark belongs to this run (main can run again in-process)
 
 
 def main(argv: list[str] | None = None) -> None:

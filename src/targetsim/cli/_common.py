@@ -66,6 +66,11 @@ def styled(template: str, *values: object) -> Text:
     """
     return Text.from_markup(template.format(*(escape_console(v) for v in values)), emoji=False)
 
+#: Longest horizon ``--months`` accepts: targetsim.simulate.scenario.MAX_MONTHS, written out
+#: because importing targetsim.simulate loads PyMC at every start of the CLI (a test keeps
+#: the two equal).
+MAX_MONTHS = 60
+
 DataArg = Annotated[
     Path,
     typer.Argument(

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from targetsim.cli._common import (
+    MAX_MONTHS,
     AsOfOpt,
     DataArg,
     DateFormatOpt,
@@ -35,7 +36,6 @@ from targetsim.cli._common import (
     styled,
 )
 from targetsim.errors import ConfigError, ConvergenceError
-from targetsim.simulate.scenario import MAX_MONTHS
 
 OutOpt = Annotated[Path, typer.Option("--out", help="Output directory (created).")]
 ScenarioOpt = Annotated[

@@ -32,7 +32,7 @@ def register(app: typer.Typer) -> None:
         ] = True,
     ) -> None:
         """Write report.html (self-contained, opens offline) and targets.xlsx into DIR."""
-        from targetsim.io import output_folder
+        from targetsim.io import deferred_interrupt, output_folder
         from targetsim.report import write_report
 
         if lang not in LANGUAGES:
@@ -41,7 +41,8 @@ def register(app: typer.Typer) -> None:
         if not directory.is_dir():
             raise DataError(f"{directory}: not a directory; give the --out folder of `targetsim "
                             "plan` (or of fit, simulate and calibrate)")
-        with output_folder(directory, "DIR"):
+        # Ctrl-C waits for both files (seconds), so report.html and targets.xlsx match.
+        with output_folder(directory, "DIR"), deferred_interrupt():
             paths = write_report(directory, lang=lang, progress=progress)
         out = console()
         for p in paths:

@@ -13,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from targetsim.cli._common import MAX_MONTHS
 from targetsim.cli._common import console as make_console
 from targetsim.errors import DataError
-from targetsim.simulate.scenario import MAX_MONTHS
 
 
 def register(app: typer.Typer) -> None:
