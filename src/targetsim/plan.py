@@ -44,6 +44,7 @@ from targetsim.io import output_folder, staged_outputs, write_text_atomic
 if TYPE_CHECKING:
     from targetsim.data.funnel import FunnelData
     from targetsim.data.options import ReadOptions
+    from targetsim.model.config import ModelConfig
     from targetsim.model.params import FunnelParams
     from targetsim.simulate.scenario import Scenario
 
@@ -205,6 +206,7 @@ def run_plan(
     tune: int | None = None,
     chains: int = 2,
     sampler: str = "nutpie",
+    model_config: ModelConfig | dict[str, Any] | None = None,
     seed: int = 0,
     engine: str = "auto",
     workers: int | None = None,
@@ -236,6 +238,9 @@ def run_plan(
         Horizon (default: the month after as_of, 12 months).
     draws, tune, chains, sampler
         Posterior draws simulated and MCMC settings (see the module docstring).
+    model_config : ModelConfig or mapping, optional
+        Priors and model components (a mapping is validated as a ``ModelConfig``);
+        default ``ModelConfig()``.
     seed : int
         Root seed of the fit, the draw selection and the simulation.
     engine, workers, scheduler
@@ -253,10 +258,13 @@ def run_plan(
     PlanResult
     """
     from targetsim import __version__
-    from targetsim.model import fit_funnel, write_fit_outputs
+    from targetsim.model import ModelConfig, fit_funnel, write_fit_outputs
     from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE
     from targetsim.simulate import save_projection, simulate
     from targetsim.simulate.budget import check_history
+
+    if model_config is not None and not isinstance(model_config, ModelConfig):
+        model_config = ModelConfig.from_dict(dict(model_config))
 
     p = check_probability(probability)
     _check_options(draws, months, company_target)
@@ -293,8 +301,8 @@ def run_plan(
         t0 = time.perf_counter()
         per_chain = max(int(math.ceil(draws / chains)), DEFAULT_DRAWS)
         n_tune = tune if tune is not None else DEFAULT_TUNE
-        fit = fit_funnel(funnel, draws=per_chain, tune=n_tune, chains=chains, sampler=sampler,
-                         random_seed=seed, progress=progress)
+        fit = fit_funnel(funnel, model_config, draws=per_chain, tune=n_tune, chains=chains,
+                         sampler=sampler, random_seed=seed, progress=progress)
         written = write_fit_outputs(fit, stage)
         files = list(written.values() if isinstance(written, dict) else written)
         converged = bool(fit.diagnostics.converged)
