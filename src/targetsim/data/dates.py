@@ -102,46 +102,71 @@ def _is_blank(v: object) -> bool:
     return isinstance(v, str) and not v.strip()
 
 
-def _classify(col: pd.Series) -> _Cells:
+def classify(col: pd.Series) -> _Cells:
+    """Form of every cell (vectorised: a million-row export is read in seconds)."""
     n = len(col)
+    vals = col.to_numpy(dtype=object)
     form = np.full(n, OTHER, dtype=np.int8)
     text: list[str | None] = [None] * n
     first = np.zeros(n, dtype=np.int64)
     second = np.zeros(n, dtype=np.int64)
     year = np.zeros(n, dtype=np.int64)
-    for i, v in enumerate(col):
+    is_str = np.fromiter((type(v) is str for v in vals), dtype=bool, count=n)
+    for i in np.flatnonzero(~is_str):  # blanks, Excel/Parquet dates, numbers (never dates)
+        v = vals[i]
         if _is_blank(v):
             form[i] = BLANK
-            continue
-        if isinstance(v, bool | np.bool_):
-            continue
-        if isinstance(v, pd.Timestamp | datetime | date | np.datetime64):
+        elif isinstance(v, str):  # a str subclass
+            is_str[i] = True
+        elif isinstance(v, pd.Timestamp | datetime | date | np.datetime64) and not isinstance(
+                v, bool | np.bool_):
             form[i] = NATIVE
-            continue
-        if not isinstance(v, str):
-            continue  # numbers: never a date
-        s = v.strip()
-        text[i] = s
-        m = _YMD.match(s)
-        if m:
-            form[i] = YMD
-            year[i], first[i], second[i] = int(m.group(1)), int(m.group(3)), int(m.group(4))
-            continue
-        m = _YMD_COMPACT.match(s)
-        if m:
-            form[i] = YMD
-            year[i], first[i], second[i] = int(m.group(1)), int(m.group(2)), int(m.group(3))
-            continue
-        m = _DM.match(s)
-        if m:
-            form[i] = DM
-            first[i], second[i] = int(m.group(1)), int(m.group(3))
-            y = m.group(4)
-            year[i] = int(y) if len(y) == 4 else (2000 + int(y) if int(y) < 70 else 1900 + int(y))
-            continue
-        if (_NAMED.search(s) and any(ch.isdigit() for ch in s)
-                and not np.isnat(_named(s, dayfirst=False))):
-            form[i] = NAMED
+    pos = np.flatnonzero(is_str)
+    if not len(pos):
+        return _Cells(form, text, first, second, year)
+    strings = pd.Series([str(v) for v in vals[pos]], dtype=object).str.strip()
+    blank = strings.eq("").to_numpy()
+    text_arr = np.full(n, None, dtype=object)
+    text_arr[pos[~blank]] = strings.to_numpy(dtype=object)[~blank]
+    text = list(text_arr)
+    form[pos[blank]] = BLANK
+    rest = ~blank
+    # Fast path for the usual export, plain YYYY-MM-DD (parsed in C); the rest by regex.
+    iso = pd.to_datetime(strings.where(rest, None), format="%Y-%m-%d", errors="coerce")
+    hit = (iso.notna() & strings.str.len().eq(10)).to_numpy()
+    if hit.any():
+        form[pos[hit]] = YMD
+        year[pos[hit]] = iso.dt.year.to_numpy()[hit]
+        first[pos[hit]] = iso.dt.month.to_numpy()[hit]
+        second[pos[hit]] = iso.dt.day.to_numpy()[hit]
+        rest &= ~hit
+
+    def take(pattern: re.Pattern, groups: tuple[int, int, int]) -> np.ndarray:
+        """Match the remaining cells; fill (year, first, second) where they match."""
+        idx = np.flatnonzero(rest)
+        if not len(idx):
+            return idx
+        found = strings.iloc[idx].str.extract(pattern.pattern)
+        hit = found[0].notna().to_numpy()
+        idx, found = idx[hit], found.loc[hit]
+        y, a, b = (found[g - 1] for g in groups)
+        years = np.array(y.astype(np.int64), dtype=np.int64)
+        two = (y.str.len() == 2).to_numpy()  # two-digit years: 2000-2069, 1970-1999
+        years[two] += np.where(years[two] < 70, 2000, 1900)
+        year[pos[idx]] = years
+        first[pos[idx]] = a.astype(np.int64).to_numpy()
+        second[pos[idx]] = b.astype(np.int64).to_numpy()
+        rest[idx] = False
+        return pos[idx]
+
+    form[take(_YMD, (1, 3, 4))] = YMD
+    form[take(_YMD_COMPACT, (1, 2, 3))] = YMD
+    form[take(_DM, (4, 1, 3))] = DM
+    for k in np.flatnonzero(rest):  # rare: dates with a month name
+        t = strings.iloc[k]
+        if _NAMED.search(t) and any(ch.isdigit() for ch in t) and not np.isnat(
+                _named(t, dayfirst=False)):
+            form[pos[k]] = NAMED
     return _Cells(form, text, first, second, year)
 
 
@@ -156,9 +181,9 @@ def _as_written(v: object) -> str:
     return repr(s if len(s) <= 40 else s[:37] + "...")
 
 
-def order_evidence(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def order_evidence(col: pd.Series, cells: _Cells | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Positions of day/month cells that prove day first and that prove month first."""
-    c = _classify(col)
+    c = classify(col) if cells is None else cells
     dm = c.form == DM
     return (
         np.flatnonzero(dm & (c.first > 12) & (c.first <= 31) & (c.second <= 12)),
@@ -226,6 +251,7 @@ def parse_date_column(
     rows: np.ndarray,
     options: ReadOptions | None = None,
     order_hint: tuple[str, str] | None = None,
+    cells: _Cells | None = None,
 ) -> DateColumn:
     """Parse a raw date column with one format (see the module docstring).
 
@@ -242,6 +268,8 @@ def parse_date_column(
     options : ReadOptions, optional
     order_hint : (order, evidence) or None
         Day/month order proven by the file's other date columns, and how (for the note).
+    cells : optional
+        :func:`classify` of ``col`` when already computed.
 
     Raises
     ------
@@ -250,7 +278,7 @@ def parse_date_column(
         day/month dates can be read both ways and nothing says which way.
     """
     opts = options or ReadOptions()
-    cells = _classify(col)
+    cells = classify(col) if cells is None else cells
     values = np.full(len(col), np.datetime64("NaT", "ns"))
     native = np.flatnonzero(cells.form == NATIVE)
     for i in native:
@@ -305,7 +333,7 @@ def _dm_order(
 ) -> tuple[str, str | None]:
     if opts.dayfirst is not None:
         return (DMY if opts.dayfirst else MDY), None
-    day_first, month_first = order_evidence(col)
+    day_first, month_first = order_evidence(col, cells)
     if len(day_first) and len(month_first):
         raise DataError(
             f"{source}: column {label!r} mixes day-first and month-first dates: "
@@ -350,7 +378,8 @@ def _dm_order(
 
 
 def file_order_hint(
-    columns: dict[str, pd.Series], rows: np.ndarray, options: ReadOptions | None = None
+    columns: dict[str, pd.Series], rows: np.ndarray, options: ReadOptions | None = None,
+    cells: dict[str, _Cells] | None = None,
 ) -> tuple[str, str] | None:
     """The day/month order proven by some date columns of a file (and none against it).
 
@@ -363,7 +392,7 @@ def file_order_hint(
         return None
     found: dict[str, str] = {}
     for label, col in columns.items():
-        day_first, month_first = order_evidence(col)
+        day_first, month_first = order_evidence(col, (cells or {}).get(label))
         if len(day_first) and not len(month_first):
             i = day_first[0]
             found.setdefault(DMY, f"column {label!r} (row {rows[i]}: {_as_written(col.iloc[i])})")

@@ -141,7 +141,7 @@ def _decode(p: Path, data: bytes) -> str:
 
 
 def _records(text: str, sep: str, limit: int | None = None):
-    """Yield (row, first line, last line, cells); raises csv.Error on malformed quoting."""
+    """Yield (row, first line, last line, cells) of the first records (for :func:`_sniff`)."""
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True,
                         skipinitialspace=True)
     row, last = 0, 0
@@ -184,35 +184,40 @@ def _read_csv(p: Path) -> tuple[list[object], list[list[object]], list[int]]:
         raise DataError(f"{p}: the file is empty.")
     sep = _sniff(text)
     header: list[object] | None = None
+    width = 0
     rows: list[list[object]] = []
     numbers: list[int] = []
     too_long: list[str] = []
     n_too_long = 0
-    row, next_line = 0, 1
+    row, last_line = 0, 0
     max_field = csv.field_size_limit()
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=sep, strict=True,
+                        skipinitialspace=True)
     try:
         csv.field_size_limit(2**31 - 1)
-        for row, first_line, last_line, cells in _records(text, sep):
-            next_line = last_line + 1
-            if not any(c.strip() for c in cells):
+        for cells in reader:  # one record: a spreadsheet row (blank lines count)
+            row += 1
+            first_line, last_line = last_line + 1, reader.line_num
+            if not ((cells and cells[0].strip()) or any(c.strip() for c in cells)):
                 continue  # a blank line: an empty row in a spreadsheet, no data
             if header is None:
-                header = list(cells)
+                header, width = cells, len(cells)
                 continue
-            if len(cells) > len(header):
-                if any(c.strip() for c in cells[len(header):]):
-                    n_too_long += 1
-                    if len(too_long) < SHOW_ROWS:
-                        too_long.append(f"{_where(row, first_line)} has {len(cells)}")
-                    continue
-                cells = cells[: len(header)]
-            elif len(cells) < len(header):
-                cells = cells + [""] * (len(header) - len(cells))
-            rows.append([c if c.strip() else None for c in cells])
+            if len(cells) != width:
+                if len(cells) > width:
+                    if any(c.strip() for c in cells[width:]):
+                        n_too_long += 1
+                        if len(too_long) < SHOW_ROWS:
+                            too_long.append(f"{_where(row, first_line)} has {len(cells)}")
+                        continue
+                    cells = cells[:width]
+                else:
+                    cells = cells + [""] * (width - len(cells))
+            rows.append(cells)
             numbers.append(row)
     except csv.Error as exc:
         msg = str(exc)
-        where = _where(row + 1, next_line)
+        where = _where(row + 1, last_line + 1)
         if "unexpected end of data" in msg:
             raise DataError(
                 f"{p}: a quote (\") opened in {where} is never closed, so the rest of the file "
@@ -232,11 +237,11 @@ def _read_csv(p: Path) -> tuple[list[object], list[list[object]], list[int]]:
         more = f", ... and {n_too_long - SHOW_ROWS} more" if n_too_long > SHOW_ROWS else ""
         raise DataError(
             f"{p}: {n_too_long} row{'s have' if n_too_long > 1 else ' has'} more cells than the "
-            f"header's {len(header)} ({_SEP_NAMES[sep]}-separated): "
+            f"header's {width} ({_SEP_NAMES[sep]}-separated): "
             + "; ".join(too_long) + more
             + f". A value probably contains a {_SEP_NAMES[sep]} without quotes around it."
         )
-    return header, _columns(rows, len(header)), numbers
+    return header, _columns(rows, width), numbers
 
 
 def _columns(rows: list[list[object]], width: int) -> list[list[object]]:
@@ -365,7 +370,7 @@ def _tidy(
                 f"{_column_letter(i)}); rename or remove one: only one of them could be read."
             )
         seen[name] = i
-        data[name] = [_cell(v) for v in col]
+        data[name] = _cells(col)
     if not numbers:
         raise DataError(f"{p}: the file has a header but no data rows.")
     index = pd.Index(np.asarray(numbers, dtype=np.int64), name="row")
@@ -378,6 +383,14 @@ def _blank(v: object) -> bool:
     if isinstance(v, float) and np.isnan(v):
         return True
     return isinstance(v, str) and not v.strip()
+
+
+def _cells(col: list[object]) -> list[object] | np.ndarray:
+    """A column's cells, empty ones (blank text, NaN, NaT) as None."""
+    if all(type(v) is str for v in col):  # CSV: one vectorised pass
+        values = pd.Series(col, dtype=object)
+        return values.where(values.str.strip().ne(""), None).to_numpy(dtype=object)
+    return [_cell(v) for v in col]
 
 
 def _cell(v: object) -> object:

@@ -54,7 +54,7 @@ from datetime import date, datetime
 import numpy as np
 import pandas as pd
 
-from targetsim.data.dates import DateColumn, file_order_hint, parse_date_column
+from targetsim.data.dates import DateColumn, classify, file_order_hint, parse_date_column
 from targetsim.data.funnel import DEFAULT_SEGMENT, Opportunities
 from targetsim.data.options import ReadOptions
 from targetsim.errors import DataError
@@ -133,7 +133,14 @@ def _is_blank(v: object) -> bool:
 
 def blank_mask(col: pd.Series) -> np.ndarray:
     """True where a raw cell is empty (None, NaN, NaT or only blanks)."""
-    return np.fromiter((_is_blank(v) for v in col), dtype=bool, count=len(col))
+    vals = col.to_numpy(dtype=object)
+    is_str = np.fromiter((type(v) is str for v in vals), dtype=bool, count=len(vals))
+    out = np.zeros(len(vals), dtype=bool)
+    if is_str.any():
+        out[is_str] = pd.Series(vals[is_str], dtype=object).str.strip().eq("").to_numpy()
+    for i in np.flatnonzero(~is_str):
+        out[i] = _is_blank(vals[i])
+    return out
 
 
 def parse_text(col: pd.Series) -> pd.Series:
@@ -148,7 +155,15 @@ def parse_text(col: pd.Series) -> pd.Series:
             return v.decode("utf-8", errors="replace").strip()
         return str(v).strip()
 
-    return pd.Series([conv(v) for v in col], index=col.index, dtype=object)
+    vals = col.to_numpy(dtype=object)
+    is_str = np.fromiter((type(v) is str for v in vals), dtype=bool, count=len(vals))
+    out = np.empty(len(vals), dtype=object)
+    if is_str.any():  # the usual CSV column: one vectorised pass
+        text = pd.Series(vals[is_str], dtype=object).str.strip()
+        out[is_str] = text.where(text.ne(""), None).to_numpy(dtype=object)
+    for i in np.flatnonzero(~is_str):
+        out[i] = conv(vals[i])
+    return pd.Series(out, index=col.index, dtype=object)
 
 
 def _one_date(v: object) -> pd.Timestamp:
@@ -187,6 +202,10 @@ def parse_dates(
 
 
 _GROUPS = {".": "[,\u00a0\u202f' ]", ",": "[.\u00a0\u202f' ]"}
+_PLAIN = {
+    ".": r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?",
+    ",": r"[+-]?(?:[0-9]+,?[0-9]*|,[0-9]+)",
+}
 _CURRENCY = re.compile(r"^[$€£¥]\s*|\s*[$€£¥]$")
 
 
@@ -228,7 +247,20 @@ def parse_amounts(col: pd.Series, decimal: str = ".") -> tuple[pd.Series, np.nda
             return np.nan
 
     blank = blank_mask(col)
-    values = pd.Series([conv(v) for v in col], index=col.index, dtype=float)
+    vals = col.to_numpy(dtype=object)
+    out = np.full(len(vals), np.nan)
+    is_str = np.fromiter((type(v) is str for v in vals), dtype=bool, count=len(vals))
+    slow = ~is_str
+    if is_str.any():  # plain numbers in one vectorised pass, the others one by one
+        text = pd.Series(vals[is_str], dtype=object).str.strip()
+        plain = text.str.fullmatch(_PLAIN[decimal]).to_numpy(dtype=bool)
+        idx = np.flatnonzero(is_str)
+        with np.errstate(over="ignore"):
+            out[idx[plain]] = text[plain].str.replace(",", ".").astype(float).to_numpy()
+        slow[idx[~plain]] = True
+    for i in np.flatnonzero(slow):
+        out[i] = conv(vals[i])
+    values = pd.Series(out, index=col.index, dtype=float)
     bad = (~np.isfinite(values.to_numpy())) & ~blank
     values = values.where(np.isfinite(values.to_numpy()))
     return values, bad
@@ -237,14 +269,10 @@ def parse_amounts(col: pd.Series, decimal: str = ".") -> tuple[pd.Series, np.nda
 def normalize_outcome(col: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Map outcome spellings to ``won``/``lost``/``open``; returns (values, bad mask)."""
     text = parse_text(col)
-
-    def conv(v: object) -> object:
-        if v is None:
-            return None
-        key = re.sub(r"[\s_\-]+", " ", str(v).lower()).strip()
-        return OUTCOME_SYNONYMS.get(key)
-
-    out = pd.Series([conv(v) for v in text], index=col.index, dtype=object)
+    key = text.str.lower().str.replace(r"[\s_\-]+", " ", regex=True).str.strip()
+    out = pd.Series(key.map(OUTCOME_SYNONYMS).to_numpy(dtype=object), index=col.index,
+                    dtype=object)
+    out = out.where(out.notna(), None)
     return out, out.isna().to_numpy()
 
 
@@ -350,11 +378,13 @@ def validate(
     # comes from the file's other date columns.
     date_cols = ["created_at"] + (["closed_at"] if "closed_at" in raw else [])
     date_cols += [f"{s}_at" for s in stages]
-    hint = file_order_hint({label(c): raw[c] for c in date_cols}, row_numbers, opts)
+    forms = {c: classify(raw[c]) for c in date_cols}
+    hint = file_order_hint({label(c): raw[c] for c in date_cols}, row_numbers, opts,
+                           {label(c): forms[c] for c in date_cols})
     parsed: dict[str, DateColumn] = {}
     for c in date_cols:
-        parsed[c] = parse_date_column(raw[c], label=label(c), source=source,
-                                      rows=row_numbers, options=opts, order_hint=hint)
+        parsed[c] = parse_date_column(raw[c], label=label(c), source=source, rows=row_numbers,
+                                      options=opts, order_hint=hint, cells=forms[c])
     notes = list(dict.fromkeys(d.note for d in parsed.values() if d.note))
 
     problems: list[Problem] = []
