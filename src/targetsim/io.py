@@ -193,9 +193,15 @@ def prepare_output_dir(
     ConfigError
         ``path`` is a file, lies under a file, or cannot be created or written to.
     """
-    p = Path(path)
     if str(path) == "":
         raise ConfigError(f"{option}: give a folder name")
+    try:
+        return _prepare(Path(path), option, create)
+    except OSError as exc:  # e.g. a parent folder that cannot even be looked into
+        raise ConfigError(f"{option} {path}: cannot use this folder ({_reason(exc)})") from None
+
+
+def _prepare(p: Path, option: str, create: bool) -> Path:
     if p.exists() and not p.is_dir():
         raise ConfigError(f"{option} {p}: is a file, not a folder; give a folder for the outputs")
     for parent in p.parents:
@@ -351,7 +357,7 @@ def output_folder(path: str | os.PathLike[str], option: str = "--out") -> Iterat
     option : str
         How the user named it (``--out``, ``DIR``), for messages.
     """
-    created = not Path(path).exists()
+    created = not os.path.exists(path)  # (False, not an error, when it cannot be looked at)
     folder = prepare_output_dir(path, option)
     key = os.path.realpath(folder)
     if key in _held:

@@ -79,17 +79,17 @@ def read_table(
         wanted columns.
     """
     p = Path(path)
-    if not p.exists():
-        raise DataError(f"{p}: file not found.")
-    if p.is_dir():
-        raise DataError(
-            f"{p} is a folder: give a CSV, Parquet or Excel file "
-            "(or use --format maven for a Maven CRM folder)."
-        )
     suffix = p.suffix.lower()
-    if sheet is not None and suffix not in EXCEL_SUFFIXES:
-        raise DataError(f"{p}: --sheet applies to Excel files only.")
     try:
+        if not p.exists():
+            raise DataError(f"{p}: file not found.")
+        if p.is_dir():
+            raise DataError(
+                f"{p} is a folder: give a CSV, Parquet or Excel file "
+                "(or use --format maven for a Maven CRM folder)."
+            )
+        if sheet is not None and suffix not in EXCEL_SUFFIXES:
+            raise DataError(f"{p}: --sheet applies to Excel files only.")
         if suffix in CSV_SUFFIXES:
             header, rows, numbers = _read_csv(p)
         elif suffix in PARQUET_SUFFIXES:
