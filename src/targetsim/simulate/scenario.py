@@ -28,8 +28,8 @@ Ranges (a value outside is an error, so is ``.inf`` or ``.nan``):
   but the model's extrapolation (and can need more memory than the machine has);
 * ``horizon.months``: 1 to :data:`MAX_MONTHS` (60, five years);
 * ``capacity``: ``reps`` 0 to 100,000 per segment, ``max_open_deals_per_rep`` up to
-  10,000, ``ramp_months`` up to 60, ``attrition_per_year`` a share of the reps from 0 to
-  1, ``patience_days`` up to 3,650, a hire of 1 to 10,000 reps.
+  10,000, ``ramp_months`` up to 60, ``attrition_per_year`` (departures per rep and year,
+  a rate) up to 12, ``patience_days`` up to 3,650, a hire of 1 to 10,000 reps.
 
 The file must be UTF-8 text (a BOM is fine) of at most 1 MB.
 """
@@ -133,7 +133,7 @@ class Capacity(_Strict):
     reps: int | dict[str, int]
     max_open_deals_per_rep: float = Field(gt=0, le=10_000)
     ramp_months: float = Field(3.0, ge=0, le=60)
-    attrition_per_year: float = Field(0.0, ge=0, le=1)
+    attrition_per_year: float = Field(0.0, ge=0, le=12)
     patience_days: float | None = Field(30.0, gt=0, le=3650)
     hires: tuple[Hire, ...] = ()
 
