@@ -331,6 +331,45 @@ def _check_decimal(tmp: Path, out: str, err: str) -> None:
                                                                        for i in range(0, 48, 3)))
 
 
+MARKUP_SEGMENTS = ("[/]", '=HYPERLINK("http://x","y")', "[link=http://x]y[/link]")
+
+
+def _projection_dir(tmp: Path, segments=("A",)) -> Path:
+    """A plan folder holding only projection.nc, simulated from known parameters."""
+    from targetsim.model.params import FunnelParams
+    from targetsim.simulate import Scenario, save_projection, simulate
+
+    params = FunnelParams.constant(tuple(segments), p_win=0.4,
+                                   arrivals_per_month=[10.0] * len(segments), n_draws=60)
+    d = tmp / "plan"
+    d.mkdir()
+    save_projection(simulate(params, None, [Scenario.baseline()], progress=False),
+                    d / "projection.nc")
+    return d
+
+
+def _check_calibrate_markup(tmp: Path, out: str, err: str) -> None:
+    for name in MARKUP_SEGMENTS:
+        assert name in out
+    assert "'=HYPERLINK" in (tmp / "plan" / "targets.csv").read_text(encoding="utf-8")
+
+
+def _killed_run_leftovers(tmp: Path) -> list:
+    d = _projection_dir(tmp)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (d / ".targetsim.lock").write_text(f"{dead.pid}\nhost\ntargetsim plan\n")
+    (d / ".targets.csv.k3j2h1g0.tmp").write_text("half a file")
+    (d / ".targetsim-stage-abc123").mkdir()
+    return ["calibrate", d]
+
+
+def _check_leftovers_cleared(tmp: Path, out: str, err: str) -> None:
+    d = tmp / "plan"
+    assert sorted(p.name for p in d.iterdir() if p.name.startswith(".")) == []
+    assert (d / "targets.csv").is_file()
+
+
 CASES = [
     # --- formula injection, markup in names: spreadsheets, CSV, Markdown, console
     Case("formula-and-markup-names-plan",
@@ -338,6 +377,9 @@ CASES = [
          check=_check_hostile_plan, fit=True),
     Case("markup-names-ingest", lambda t: ["ingest", _hostile_csv(t)], 0,
          check=_check_markup_ingest),
+    Case("markup-names-calibrate-summary",
+         lambda t: ["calibrate", _projection_dir(t, MARKUP_SEGMENTS)], 0,
+         check=_check_calibrate_markup),
     Case("markup-in-a-message",
          lambda t: ["ingest", write_csv(t / "m.csv", [dict(r, outcome="[/bold]") if i == 2 else r
                                                       for i, r in enumerate(rows())])], 2,
@@ -422,6 +464,8 @@ CASES = [
     Case("ctrl-c-during-fit", _interrupted_fit, 130, ("interrupted",), check=_no_outputs),
     Case("second-run-same-out", _lock_held, 2,
          ("is in use by another targetsim run (pid", "choose another --out")),
+    Case("killed-run-leftovers-cleared", _killed_run_leftovers, 0,
+         check=_check_leftovers_cleared),
     # --- weaker messages made clear
     Case("malformed-csv", lambda t: ["ingest", _malformed_csv(t)], 2,
          ("1 row has more cells than the header's 7 (comma-separated): row 6 has 9",
@@ -509,44 +553,9 @@ def test_every_case_of_the_issue_is_in_the_table():
                    "scenario-infinite-multiplier", "scenario-huge-multiplier",
                    "ctrl-c-during-fit", "months-above-60", "scenario-multiplier-out-of-range",
                    "simulation-over-memory-budget", "second-run-same-out", "malformed-csv",
-                   "spreadsheet-row-numbers", "excel-cover-page"):
+                   "spreadsheet-row-numbers", "excel-cover-page", "markup-names-calibrate-summary",
+                   "killed-run-leftovers-cleared"):
         assert needed in ids
-
-
-def test_calibrate_summary_prints_markup_names(tmp_path, capsys):
-    """`targetsim calibrate` on a projection whose segments carry markup and formulas."""
-    from targetsim.model.params import FunnelParams
-    from targetsim.simulate import Scenario, save_projection, simulate
-
-    segments = ("[/]", '=HYPERLINK("http://x","y")', "[link=http://x]y[/link]")
-    params = FunnelParams.constant(segments, p_win=0.4, arrivals_per_month=[10, 5, 8],
-                                   n_draws=60)
-    save_projection(simulate(params, None, [Scenario.baseline()], progress=False),
-                    tmp_path / "projection.nc")
-    code, out, err = run(capsys, "calibrate", tmp_path)
-    assert code == 0, err
-    for name in segments:
-        assert name in out
-    raw = (tmp_path / "targets.csv").read_text(encoding="utf-8")
-    assert "'=HYPERLINK" in raw
-
-
-def test_stale_lock_and_temporaries_of_a_killed_run_are_cleared(tmp_path, capsys):
-    from targetsim.model.params import FunnelParams
-    from targetsim.simulate import Scenario, save_projection, simulate
-
-    params = FunnelParams.constant(("A",), p_win=0.4, arrivals_per_month=10, n_draws=30)
-    save_projection(simulate(params, None, [Scenario.baseline()], progress=False),
-                    tmp_path / "projection.nc")
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    (tmp_path / ".targetsim.lock").write_text(f"{dead.pid}\nhost\ntargetsim plan\n")
-    (tmp_path / ".targets.csv.k3j2h1g0.tmp").write_text("half a file")
-    (tmp_path / ".targetsim-stage-abc123").mkdir()
-    code, _, err = run(capsys, "calibrate", tmp_path)
-    assert code == 0, err
-    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
-    assert (tmp_path / "targets.csv").is_file()
 
 
 @pytest.mark.slow

@@ -134,31 +134,32 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
     fy = t.loc[t["period"].eq("FY") & t["metric"].eq("bookings")]
     if fy.empty:  # no won amounts in the data: deals-won targets only
         _print_deals_won(t, cal.probability, lang, console)
-    else:  # bookings targets, with deals won beside the company's
-        head = Table(title=f"Company FY bookings target at {format_percent(cal.probability, lang)}")
-        for col in ("scenario", "target", "probability", "p10–p90 band", "deals won"):
-            head.add_column(col, justify="right" if col != "scenario" else "left")
-        for _, r in fy.loc[fy["level"].eq("total")].iterrows():
-            deals = t.loc[t["level"].eq("total") & t["period"].eq("FY")
-                          & t["metric"].eq("deals_won") & t["scenario"].eq(r["scenario"])]["target"]
-            head.add_row(r["scenario"], money(r["target"]),
-                         format_percent(r["attainment_probability"], lang),
-                         format_range(r["p10"], r["p90"], lang, cur),
-                         f"{deals.iloc[0]:.0f}" if len(deals) else "")
+    head = Table(title=f"Company FY bookings target at {format_percent(cal.probability, lang)}")
+    for col in ("scenario", "target", "probability", "p10–p90 band", "deals won"):
+        head.add_column(col, justify="right" if col != "scenario" else "left")
+    for _, r in fy.loc[fy["level"].eq("total")].iterrows():
+        deals = t.loc[t["level"].eq("total") & t["period"].eq("FY") & t["metric"].eq("deals_won")
+                      & t["scenario"].eq(r["scenario"])]["target"]
+        head.add_row(r["scenario"], money(r["target"]),
+                     format_percent(r["attainment_probability"], lang),
+                     format_range(r["p10"], r["p90"], lang, cur),
+                     f"{deals.iloc[0]:.0f}" if len(deals) else "")
+    if not fy.empty:
         console.print(head)
-        seg = fy.loc[fy["level"].eq("segment")]
-        table = Table(title="FY bookings targets per segment (probability)")
-        table.add_column("segment")
-        scenarios = list(dict.fromkeys(seg["scenario"]))
+    seg = fy.loc[fy["level"].eq("segment")]
+    table = Table(title="FY bookings targets per segment (probability)")
+    table.add_column("segment")
+    scenarios = list(dict.fromkeys(seg["scenario"]))
+    for s in scenarios:
+        table.add_column(s, justify="right")
+    for name in dict.fromkeys(seg["name"]):
+        cells = []
         for s in scenarios:
-            table.add_column(s, justify="right")
-        for name in dict.fromkeys(seg["name"]):
-            cells = []
-            for s in scenarios:
-                r = seg.loc[seg["scenario"].eq(s) & seg["name"].eq(name)].iloc[0]
-                prob = format_percent(r["attainment_probability"], lang)
-                cells.append(f"{money(r['target'])} ({prob})")
-            table.add_row(str(name), *cells)
+            r = seg.loc[seg["scenario"].eq(s) & seg["name"].eq(name)].iloc[0]
+            prob = format_percent(r["attainment_probability"], lang)
+            cells.append(f"{money(r['target'])} ({prob})")
+        table.add_row(str(name), *cells)
+    if not seg.empty:
         console.print(table)
     for a in cal.allocation_summary:
         if a.scenario != cal.reference:
