@@ -316,6 +316,23 @@ def _cover_xlsx(tmp: Path, with_data: bool = True) -> Path:
     return path
 
 
+def _title_rows_xlsx(tmp: Path) -> Path:
+    """Title rows above the header: rows are still named as the sheet shows them."""
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws["C2"] = "CRM export, Q3"
+    data = rows(12)
+    data[2]["amount"] = "lots"  # sheet row 4 (header) + 3 = row 7
+    ws.append([])
+    ws.append(list(data[0]))
+    for r in data:
+        ws.append(list(r.values()))
+    wb.save(tmp / "titled.xlsx")
+    return tmp / "titled.xlsx"
+
+
 def _decimal_comma_csv(tmp: Path) -> Path:
     df = pd.DataFrame(rows())
     df["amount"] = ["" if a == "" else f"{float(a) * 1.5:,.2f}".replace(",", " ").replace(".", ",")
@@ -475,6 +492,13 @@ CASES = [
     Case("spreadsheet-row-numbers", lambda t: ["ingest", _row_numbers_csv(t)], 2,
          ("column 'amount': not a number in 1 row: row 8 ('lots')",)),
     Case("excel-cover-page", lambda t: ["ingest", _cover_xlsx(t), "--json"], 0),
+    Case("excel-title-rows", lambda t: ["ingest", _title_rows_xlsx(t)], 2,
+         ("column 'amount': not a number in 1 row: row 7 ('lots')",)),
+    Case("placeholder-date-far-before",
+         lambda t: ["ingest", write_csv(t / "p.csv", [dict(r, created_at="1900-01-01") if i == 4
+                                                      else r for i, r in enumerate(rows())]),
+                    "--json"], 0,
+         ("far before the rest of the data", "row 6 ('1900-01-01')")),
     Case("excel-without-data-sheet", lambda t: ["ingest", _cover_xlsx(t, with_data=False)], 2,
          ("no sheet has the columns", "'Cover' ('note')", "'Other' ('x')", "--sheet")),
     Case("excel-named-sheet", lambda t: ["ingest", _cover_xlsx(t), "--sheet", "Cover"], 2,

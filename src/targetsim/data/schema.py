@@ -499,9 +499,10 @@ def validate(
         n_bad = int(bad_rows.sum())
         if not skip_invalid:
             detail = "\n  - ".join(lines)
+            header = ", header = row 1" if n and row_numbers.min() == 2 else ""
             raise DataError(
                 f"{source}: {n_bad} of {n} rows are invalid (rows as a spreadsheet numbers "
-                f"them, header = row 1):\n  - {detail}\nFix them, or rerun with --skip-invalid "
+                f"them{header}):\n  - {detail}\nFix them, or rerun with --skip-invalid "
                 f"to drop these {n_bad} rows."
             )
         if n_bad == n:
