@@ -123,6 +123,8 @@ def _check_hostile_plan(tmp: Path, out: str, err: str) -> None:
                 assert f"'{name}" in raw.replace('""', '"'), (csv_name, name)
         cells = [c for line in raw.splitlines() for c in line.split(",")]
         assert not any(c.startswith(("=", "+", "@")) for c in cells), csv_name
+    html = (plan / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in html and "<img src=x onerror" not in html
     md = (plan / "objectives.md").read_text(encoding="utf-8")
     assert not re.search(r"(?<!\\)<(script|img)", md) and "\\<script\\>" in md
     # the console printed every name as written, markup included, and no terminal link
