@@ -170,7 +170,7 @@ def classify(col: pd.Series) -> _Cells:
     return _Cells(form, text, first, second, year)
 
 
-def _quote(cells: _Cells, col: pd.Series, rows: np.ndarray, idx: np.ndarray) -> str:
+def _quote(col: pd.Series, rows: np.ndarray, idx: np.ndarray) -> str:
     shown = [f"row {rows[i]} ({_as_written(col.iloc[i])})" for i in idx[:SHOW]]
     more = f" and {len(idx) - SHOW} more" if len(idx) > SHOW else ""
     return ", ".join(shown) + more
@@ -294,7 +294,7 @@ def parse_date_column(
         present = [f for f in (YMD, DM, NAMED) if (cells.form == f).any()]
         if len(present) > 1:
             parts = [
-                f"{FORM_NAMES[f]} in {_quote(cells, col, rows, np.flatnonzero(cells.form == f))}"
+                f"{FORM_NAMES[f]} in {_quote(col, rows, np.flatnonzero(cells.form == f))}"
                 for f in present
             ]
             raise DataError(
@@ -337,20 +337,20 @@ def _dm_order(
     if len(day_first) and len(month_first):
         raise DataError(
             f"{source}: column {label!r} mixes day-first and month-first dates: "
-            f"{_quote(cells, col, rows, day_first)} can only be {DMY}, "
-            f"{_quote(cells, col, rows, month_first)} only {MDY}. Fix those cells, or give "
+            f"{_quote(col, rows, day_first)} can only be {DMY}, "
+            f"{_quote(col, rows, month_first)} only {MDY}. Fix those cells, or give "
             "--dayfirst or --monthfirst (or --date-format) to read the column one way and "
             "have the other cells reported as invalid."
         )
     if len(day_first):
         return DMY, (
-            f"{source}: column {label!r} read as {DMY}: {_quote(cells, col, rows, day_first)} "
+            f"{source}: column {label!r} read as {DMY}: {_quote(col, rows, day_first)} "
             "can only be read that way."
         )
     if len(month_first):
         return MDY, (
             f"{source}: column {label!r} read as {MDY}: "
-            f"{_quote(cells, col, rows, month_first)} can only be read that way."
+            f"{_quote(col, rows, month_first)} can only be read that way."
         )
     dm = cells.form == DM
     ambiguous = np.flatnonzero(dm & (cells.first != cells.second) & (cells.first <= 12)
@@ -370,7 +370,7 @@ def _dm_order(
     except ValueError:
         pass
     raise DataError(
-        f"{source}: column {label!r}: dates like {_quote(cells, col, rows, ambiguous)} can be "
+        f"{source}: column {label!r}: dates like {_quote(col, rows, ambiguous)} can be "
         f"read day first or month first{readings}, and no date in the file settles it. Give "
         "--dayfirst (day/month/year) or --monthfirst (month/day/year), or --date-format "
         "(e.g. %d/%m/%Y)."

@@ -4,7 +4,7 @@ A simulation holds every deal of one posterior draw and scenario in memory at on
 keeps one result cube per draw and scenario. :func:`estimate` counts, from the arrival rates
 and the scenarios' lead volumes, the deals of the largest (draw, scenario) run and of the
 whole simulation, and turns them into bytes and seconds with the per-deal costs measured on
-the two engines (``benchmarks``-free: the constants below, with a margin). :func:`check`
+the two engines (the constants below, with a margin). :func:`check`
 stops with a :class:`~targetsim.errors.ConfigError` (exit 2) that says which option to
 lower when
 
