@@ -642,8 +642,10 @@ def score_plan(
             raise DataError(f"{d / 'plan.json'}: not readable JSON ({exc})") from None
     targets = None
     if (d / "targets.csv").is_file():
-        targets = pd.read_csv(d / "targets.csv", dtype={"name": str, "scenario": str},
-                              keep_default_na=False, na_values=[""])
+        from targetsim.io import read_csv_output
+
+        targets = read_csv_output(d / "targets.csv", dtype={"name": str, "scenario": str},
+                                  keep_default_na=False, na_values=[""])
     if tiers is None:
         tiers = tuple(meta["tiers"]) if meta.get("tiers") else DEFAULT_TIERS
     if company_target is None and meta.get("company_target"):
@@ -660,17 +662,11 @@ def score_plan(
 
 def write_scores(result: QuotaScores, out_dir: str | Path) -> list[Path]:
     """Write quota_scores.csv and quota_rollup.csv (atomically, text from data neutralised)."""
-    from targetsim.io import atomic_path
-    from targetsim.safe_text import neutralise_frame
+    from targetsim.io import write_csv_atomic
 
     out = Path(out_dir)
-    files = []
-    for df, name in ((result.scores, SCORES_FILE), (result.rollup, ROLLUP_FILE)):
-        with atomic_path(out / name) as tmp:
-            neutralise_frame(df).to_csv(tmp, index=False, float_format="%.10g",
-                                        lineterminator="\n")
-        files.append(out / name)
-    return files
+    return [write_csv_atomic(df, out / name, float_format="%.10g")
+            for df, name in ((result.scores, SCORES_FILE), (result.rollup, ROLLUP_FILE))]
 
 
 #: The roll-up in words, per language (see :func:`summary_lines`).

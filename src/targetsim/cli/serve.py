@@ -2,7 +2,9 @@
 
 A thin layer over :mod:`targetsim.serve`: reads the plan directory, binds the address
 (127.0.0.1 by default: the page is for this machine), prints the URL, opens it in the
-browser and serves until Ctrl+C.
+browser and serves until Ctrl+C (which ends it like any command: ``interrupted``, exit code
+130; a plan directory being written then is not put in place). Everything it prints goes
+through the CLI's console (:mod:`targetsim.cli._common`): names and paths print as written.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from targetsim.safe_text import escape_console
+from targetsim.cli._common import console, err_console, styled
 
 
 def register(app: typer.Typer) -> None:
@@ -44,7 +45,7 @@ def register(app: typer.Typer) -> None:
                                      "(default: the plan's, so the page shows its targets).")
         ] = None,
         seed: Annotated[
-            int | None, typer.Option("--seed", help="Random seed (default: the plan's).")
+            int | None, typer.Option("--seed", min=0, help="Random seed (default: the plan's).")
         ] = None,
     ) -> None:
         """Live what-if page: move the assumptions, see targets and probabilities follow."""
@@ -59,17 +60,15 @@ def register(app: typer.Typer) -> None:
 
         if not 0 <= port <= 65535:
             raise ConfigError(f"--port: must be between 0 and 65535, got {port}")
-        err = Console(stderr=True)
-        out = Console()
-        err.print(f"reading {escape_console(plan_dir)} …", highlight=False)
+        err, out = err_console(), console()
+        err.print(f"reading {plan_dir} …", highlight=False)
         ctx = load_plan_context(plan_dir, draws=draws, seed=seed)
         sock = bind(host, port)
         target = save_dir if save_dir is not None else default_save_dir(plan_dir)
         app_ = create_app(ctx, target, host=host)
         if host not in ("127.0.0.1", "localhost", "::1"):
-            err.print(f"[yellow]warning:[/] listening on {escape_console(host)}: other "
-                      "machines can open this page and write into "
-                      f"{escape_console(target)}", highlight=False)
+            err.print(styled("[yellow]warning:[/] listening on {}: other machines can open "
+                             "this page and write into {}", host, target), highlight=False)
 
         def ready(url: str) -> None:
             # One plain line on stdout with the address, for people and for scripts.

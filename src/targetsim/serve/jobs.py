@@ -30,6 +30,7 @@ from typing import Any
 import xarray as xr
 
 from targetsim.errors import TargetsimError
+from targetsim.io import output_folder, staged_outputs
 from targetsim.serve.assumptions import Assumptions
 from targetsim.serve.context import PlanContext
 from targetsim.serve.whatif import (
@@ -193,6 +194,9 @@ class Runner:
             except TargetsimError as exc:
                 with self._lock:
                     self._finish(job, "error", str(exc))
+            except KeyboardInterrupt:  # Ctrl-C stops the server: nothing half-written is kept
+                with self._lock:
+                    self._finish(job, "error", "interrupted")
             except Exception as exc:  # a bug: keep serving, say so, keep the traceback
                 traceback.print_exc(file=sys.stderr)
                 with self._lock:
@@ -268,6 +272,9 @@ class Runner:
         with self._lock:
             rows = self._levers.get(a.key)
         out = Path(job.out_dir or ".")
-        files = write_plan_dir(self.ctx, a, ds, out, lever_rows=rows, on_stage=on_stage)
+        # One run per folder (a plan or another page writing there stops this one with a
+        # message), and the folder gets every file or none (targetsim.io).
+        with output_folder(out, "plan directory") as folder, staged_outputs(folder) as stage:
+            files = write_plan_dir(self.ctx, a, ds, stage, lever_rows=rows, on_stage=on_stage)
         with self._lock:
             job.result = {"out_dir": str(out), "files": sorted({p.name for p in files})}
