@@ -24,7 +24,8 @@ QuotasArg = Annotated[
     Path,
     typer.Argument(
         help="Quotas to score: CSV, Parquet or Excel with level, name, period, metric, target "
-        "(optional scenario), or the plan's targets.xlsx with a quota column.",
+        "(optional scenario), or the plan's targets.xlsx handed back, edited or not (its "
+        "Quotas sheet: one row per rep, FY and quarter quotas; or its Scored quotas sheet).",
         show_default=False,
     ),
 ]
@@ -104,6 +105,11 @@ def register(app: typer.Typer) -> None:
             str | None, typer.Option("--lang", help="Language of the verdicts: en, fr "
                                      "(default: the plan's).")
         ] = None,
+        sheet: Annotated[
+            str | None, typer.Option("--sheet", metavar="NAME", help="Sheet of an Excel "
+                                     "QUOTAS to read (default: Scored quotas, else Quotas, "
+                                     "else every sheet with quota columns).")
+        ] = None,
     ) -> None:
         """Probability of attainment of proposed or existing quotas, with a verdict and how
         they add up against the company number (top-down meets participative)."""
@@ -113,7 +119,8 @@ def register(app: typer.Typer) -> None:
         from targetsim.io import output_folder, staged_outputs
 
         result, read, meta = score_plan(plan_dir, quotas, tiers=parse_tiers_opt(tiers),
-                                        company_target=parse_amount(company_target), lang=lang)
+                                        company_target=parse_amount(company_target), lang=lang,
+                                        sheet=sheet)
         print_warnings(read.warnings)
         with output_folder(out or plan_dir, "--out" if out else "PLAN_DIR") as folder:
             with staged_outputs(folder) as stage:  # the scores and the roll-up, or neither
