@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from targetsim.data.amounts import clean_amount_text, convert_currencies
+from targetsim.data.dates import file_order_hint, parse_date_column
 from targetsim.data.options import ReadOptions
 from targetsim.data.readers import read_table
 from targetsim.data.schema import blank_mask, parse_amounts, parse_dates, parse_text
@@ -532,12 +533,16 @@ def _date_entered_history(
     frames = []
     n_bad = 0
     ids = parse_text(raw[cols["opportunity_id"]])
-    for c in raw.columns:
+    entered = [c for c in raw.columns if _DATE_ENTERED.match(str(c).strip())]
+    # one day/month order for the file: what its dates prove, entered columns included
+    dated = [cols[r] for r in ("created_at", "closed_at") if r in cols] + entered
+    hint = file_order_hint({str(c): raw[c] for c in dated}, row_numbers, read)
+    for c in entered:
         m = _DATE_ENTERED.match(str(c).strip())
-        if not m:
-            continue
         label = re.sub(r"\s*\([^()]*\)\s*$", "", m["label"]).strip() or m["label"]
-        days, bad = parse_dates(raw[c], read, label=str(c), source=source, rows=row_numbers)
+        parsed = parse_date_column(raw[c], label=str(c), source=source, rows=row_numbers,
+                                   options=read, order_hint=hint)
+        days, bad = parsed.values, parsed.bad
         exact = exact_times(raw[c], days)
         has = days.notna().to_numpy()
         n_bad += int(bad.sum())
