@@ -11,7 +11,7 @@ from targetsim.errors import ConfigError, DataError
 from targetsim.model.params import FunnelParams
 from targetsim.track.backtest import Forecast, as_of_cutoff, backtest, parse_cutoffs
 from targetsim.track.baselines import last_period_growth, stage_weighted_pipeline
-from test_track_sim import TRUTH, generate_history, simulate_rest
+from test_track_sim import TRUTH, generate_history, simulate_rest, variant
 
 
 def _opps(rows, *, as_of="2027-06-30", stages=()) -> Opportunities:
@@ -135,8 +135,7 @@ def test_backtest_of_the_true_model_is_calibrated_and_a_wrong_one_is_not():
         assert m < card.loc[(metric, "segment", "last_period"), "crps"]
         assert m < card.loc[(metric, "segment", "pipeline"), "crps"]
     # A model that believes wins are twice as likely overshoots: its targets are rarely hit.
-    wrong = FunnelParams(**{**TRUTH.__dict__, "p_win": TRUTH.p_win * 1.6,
-                            "p_lost": 1 - TRUTH.p_win * 1.6})
+    wrong = variant(TRUTH, p_win=TRUTH.p_win * 1.6, p_lost=1 - TRUTH.p_win * 1.6)
     bad = backtest(opps, cutoffs, horizon_months=1, forecaster=_truth_forecaster(wrong),
                    probability=0.6, random_seed=5)
     bseg = bad.table.loc[(bad.table["level"] == "segment") & (bad.table["method"] == "model")]
@@ -169,3 +168,43 @@ def test_backtest_with_targetsim_simulator_from_true_parameters_is_calibrated():
     print(f"true-parameter backtest: coverage {cov:.2f}, hit rate {hit:.2f}, n {len(seg)}")
     assert abs(cov - 0.8) < 4 * se
     assert abs(hit - 0.6) < 4 * se
+
+
+def test_default_cutoffs_are_the_quarter_ends_the_data_allow():
+    from targetsim.track.backtest import default_cutoffs
+
+    opps = generate_history(TRUTH, start="2016-10-20", as_of="2017-12-31", random_seed=3)
+    assert [c.date().isoformat() for c in default_cutoffs(opps, 3)] == [
+        "2017-03-31", "2017-06-30", "2017-09-30"]
+    assert [c.date().isoformat() for c in default_cutoffs(opps, 6)] == [
+        "2017-03-31", "2017-06-30"]
+    short = generate_history(TRUTH, start="2017-06-01", as_of="2017-12-31", random_seed=3)
+    with pytest.raises(DataError, match="too short for a backtest"):
+        default_cutoffs(short, 3)
+
+
+def test_verdict_says_who_wins_and_whether_the_band_holds():
+    from targetsim.track.backtest import BacktestResult, scorecard
+
+    rows = []
+    for k, (actual, p10, p90) in enumerate(((100, 90, 110), (120, 95, 105), (80, 70, 90))):
+        base = {"cutoff": f"2017-0{k + 3}-31", "period_start": "", "period_end": "",
+                "level": "total", "name": "total", "metric": "deals_won", "actual": actual}
+        rows.append({**base, "method": "model", "forecast": 100, "p10": p10, "p90": p90,
+                     "target": 95, "crps": 5.0, "covered": p10 <= actual <= p90,
+                     "hit": actual >= 95})
+        rows.append({**base, "method": "last_period", "forecast": 100, "p10": np.nan,
+                     "p90": np.nan, "target": 100, "crps": 12.0, "covered": np.nan, "hit": False})
+        rows.append({**base, "method": "pipeline", "forecast": 100, "p10": np.nan,
+                     "p90": np.nan, "target": 100, "crps": 3.0, "covered": np.nan, "hit": False})
+    table = pd.DataFrame(rows)
+    res = BacktestResult(table=table, scorecard=scorecard(table), probability=0.6,
+                         converged={"2017-03-31": True, "2017-06-30": False})
+    (line, gate) = res.verdict()
+    assert line.startswith("On deals won (the company total), the model loses to the "
+                           "stage-weighted pipeline")
+    assert "held only 67% of 3 outcomes" in line
+    assert "2017-06-30" in gate and "2017-03-31" not in gate
+    table.loc[table["method"] == "pipeline", "crps"] = 20.0
+    better = BacktestResult(table=table, scorecard=scorecard(table), probability=0.6)
+    assert "the model beats last period" in better.verdict()[0]

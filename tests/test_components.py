@@ -243,6 +243,10 @@ def test_edge_artefacts_are_flagged_and_their_backlog_is_computed():
     edges[0, -1] = 30.0
     flags = local_trend.edge_artefacts(edges, np.ones((1, 20)), lt)
     assert flags.tolist() == [True] * 3 + [False] * 16 + [True]
+    # A month at 80 % of the median at the start is kept (75 % is the start's floor).
+    kept = steady.copy()
+    kept[0, 0] = 80.0
+    assert not local_trend.edge_artefacts(kept, np.ones((1, 20)), lt).any()
     # A real decline of 1 % a month is not an artefact.
     decline = 100.0 * 0.99 ** np.arange(20)[None]
     assert not local_trend.edge_artefacts(decline, np.ones((1, 20)), lt).any()
@@ -255,3 +259,54 @@ def test_edge_artefacts_are_flagged_and_their_backlog_is_computed():
     assert np.median(miss) == pytest.approx(70.0, abs=12.0)  # ~100 a month, 30 recorded
     notes = local_trend.notes(state, as_of)
     assert len(notes) == 2 and "Dec 2026 (30)" in notes[1] and "May 2025 (10)" in notes[0]
+
+
+def test_left_truncated_export_counts_time_at_risk_from_the_truncation_date():
+    from targetsim.data.funnel import Opportunities, build_funnel
+    from targetsim.model.components.hazard import hazard_counts
+    from targetsim.model.stats import funnel_stats, left_truncation
+
+    rng = np.random.default_rng(0)
+    n = 400
+    created = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 300, n), "D")
+    cycle = rng.integers(5, 40, n)
+    closed = created + pd.to_timedelta(cycle, "D")
+    as_of = pd.Timestamp("2024-12-31")
+    cut = pd.Timestamp("2024-06-01")
+    # One deal in five never closes; the export only knows deals closed from June on, or
+    # still open (as Maven's: its closes start months after its first deals).
+    stall = rng.random(n) < 0.2
+    outcome = np.where(stall, "open", np.where(rng.random(n) < 0.4, "won", "lost"))
+    keep = stall | (closed >= cut)
+    table = pd.DataFrame({
+        "opportunity_id": [f"o{i}" for i in range(n)], "created_at": created,
+        "outcome": outcome, "closed_at": pd.Series(closed).where(~stall),
+        "amount": 100.0, "segment": "all", "owner": None, "created_imputed": False,
+        "row": np.arange(2, n + 2),
+    }).loc[keep].reset_index(drop=True)
+    funnel = build_funnel(Opportunities(table=table, as_of=as_of))
+    found = left_truncation(funnel.deals)  # the first close the export shows
+    assert cut <= found <= cut + pd.Timedelta(days=3)
+    cut = found
+    st = funnel_stats(funnel)
+    assert st.truncated_before == cut.strftime("%Y-%m-%d")
+    edges = np.array([0.0, 10.0, 20.0, 50.0])
+    counts = hazard_counts(st, edges, delayed_entry=True)
+    # By hand: each deal at risk from max(its age at the cut, 0) to its close (open: as_of).
+    age_cut = np.maximum((cut - table["created_at"]).dt.days.to_numpy(float), 0.0)
+    end = table["closed_at"].fillna(as_of)
+    t = (end - table["created_at"]).dt.days.to_numpy(float) + 0.5
+    want = [np.clip(np.minimum(t, b) - np.maximum(a, age_cut), 0.0, None).sum()
+            for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    np.testing.assert_allclose(counts["exposure"].sum(0), want)
+    # Without the truncation, the days before the cut would have counted too.
+    assert counts["exposure"].sum() < np.clip(t, 0, 50).sum() - 1000
+    # A complete export is not truncated.
+    whole = table.assign(row=np.arange(2, len(table) + 2))
+    full = pd.DataFrame({
+        "opportunity_id": [f"o{i}" for i in range(n)], "created_at": created,
+        "outcome": "won", "closed_at": closed, "amount": 1.0, "segment": "all",
+        "owner": None, "created_imputed": False, "row": np.arange(2, n + 2),
+    })
+    assert left_truncation(build_funnel(Opportunities(table=full, as_of=as_of)).deals) is None
+    assert len(whole) < n

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from targetsim.errors import ConfigError
+from targetsim.calibrate.targets import target_at_probability
+from targetsim.errors import ConfigError, DataError
 from targetsim.track.scoring import (
     crps_from_samples,
     crps_normal,
     hit_rate,
     interval_coverage,
     probability_of_attainment,
-    target_at_probability,
 )
 
 
@@ -80,5 +80,6 @@ def test_target_at_probability_guarantees_probability_on_samples():
     t = float(target_at_probability(x, 0.6))
     assert float(probability_of_attainment(x, t)) >= 0.6
     assert float(probability_of_attainment(x, t + 1)) < 0.6
-    with pytest.raises(ConfigError, match="probability"):
-        target_at_probability(x, 1.0)
+    assert target_at_probability(x, 1.0) == 0.0  # the smallest value is always reached
+    with pytest.raises(DataError, match="probability"):
+        target_at_probability(x, 1.5)

@@ -64,35 +64,54 @@ def check_probability(p: float, what: str = "--probability") -> float:
     return value
 
 
-def target_at_probability(samples: np.ndarray, p: float) -> float:
+def target_at_probability(samples: np.ndarray, p: float) -> float | np.ndarray:
     """Largest simulated value reached with empirical probability at least ``p``.
+
+    The one home of the rule "the target reached with probability p": calibrate, the
+    report's slider, the backtest and tracking all call it.
 
     Parameters
     ----------
-    samples : ndarray, shape (n,)
-        Simulated outcomes (one per draw).
+    samples : ndarray, shape (n,) or (..., n)
+        Simulated outcomes along the last axis (one per draw).
     p : float
-        Attainment probability in (0, 1).
+        Attainment probability in (0, 1] (1: the smallest simulated value).
 
     Returns
     -------
-    float
-        ``sorted(samples)[n - ceil(p n)]`` (see the module docstring).
+    float or ndarray
+        ``sorted(samples)[n - ceil(p n)]`` along the last axis (see the module
+        docstring); a float for one-dimensional samples.
+
+    Raises
+    ------
+    DataError
+        No samples, or ``p`` outside (0, 1].
     """
-    x = np.sort(np.asarray(samples, dtype=float))
-    n = x.size
+    x = np.sort(np.asarray(samples, dtype=float), axis=-1)
+    n = x.shape[-1] if x.ndim else 0
     if n == 0:
         raise DataError("no simulated draws to set a target from")
+    if not 0.0 < p <= 1.0 or math.isnan(p):
+        raise DataError(f"attainment probability must be in (0, 1], got {p}")
     # A tiny tolerance keeps ceil(0.6 * 10) at 6 despite binary floating point.
-    k = int(math.ceil(p * n - 1e-9))
-    k = min(max(k, 1), n)
-    return float(x[n - k])
+    k = min(max(int(math.ceil(p * n - 1e-9)), 1), n)
+    out = x[..., n - k]
+    return float(out) if x.ndim == 1 else out
 
 
-def attainment_probability(samples: np.ndarray, target: float) -> float:
-    """Empirical ``P(outcome >= target)`` over the draws."""
+def attainment_probability(
+    samples: np.ndarray, target: float | np.ndarray
+) -> float | np.ndarray:
+    """Empirical ``P(outcome >= target)`` over the draws (the last axis of ``samples``).
+
+    A float for one-dimensional samples and a scalar target; otherwise an array of the
+    leading shape.
+    """
     x = np.asarray(samples, dtype=float)
-    return float(np.mean(x >= target)) if x.size else float("nan")
+    if x.ndim <= 1 and np.ndim(target) == 0:
+        return float(np.mean(x >= target)) if x.size else float("nan")
+    return (x >= np.asarray(target, dtype=float)[..., None]).mean(axis=-1)
 
 
 def round_target(value: float, metric: str) -> float:

@@ -86,6 +86,13 @@ class HazardPriors(BaseModel):
     curve_step : HalfNormal
         Scale of the change of the population log hazard from one bin to the next (a
         random walk: bins without events borrow from their neighbours).
+    delayed_entry : bool
+        In a left-truncated export (no close before a date well after the first creation),
+        count a deal created before that date as at risk from it only (see
+        :func:`targetsim.model.stats.left_truncation`). Off by default: on the Maven demo,
+        the one such export at hand, it raised the fitted win rate at every backtest
+        cutoff (0.62 against 0.52 in June) and the forecasts with it; the detection still
+        names the date in a note.
     min_segment_spread, min_shape_spread, min_owner_spread : float
         Floors of the spreads (log scale) of a segment's shift of its whole curve, of a
         segment's bin-by-bin deviations from the population shape and of a rep's shift of
@@ -101,6 +108,7 @@ class HazardPriors(BaseModel):
     min_split_days: float = Field(default=7.0, gt=0.0)
     log_hazard: Normal = Normal(mu=math.log(math.log(2.0) / 60.0), sigma=2.0)
     curve_step: HalfNormal = HalfNormal(sigma=1.0)
+    delayed_entry: bool = False
     min_segment_spread: PositiveFloat = 0.5
     min_shape_spread: PositiveFloat = 1.0
     min_owner_spread: PositiveFloat = 0.1
@@ -128,13 +136,15 @@ class LocalTrendSettings(BaseModel):
         Months of history needed for seasonality (two full years by default).
     horizon_months : int
         Months from the as-of month the sampled arrival paths cover.
-    edge_ratio, max_edge_months : float, int
-        Export artefacts: a month at the start of the history (up to a third of it) or at
-        its end (up to ``max_edge_months``) whose new opportunities, all segments together,
-        are fewer than ``edge_ratio`` times the median month's is read as the CRM's
-        adoption or as deals not yet recorded, and left out of the arrival rate (with a
-        note). A real collapse of the last months would be left out too: the note names
-        the months so that a user can judge.
+    start_ratio, edge_ratio, max_edge_months : float, float, int
+        Export artefacts: a month at the start of the history (up to a third of it) whose
+        new opportunities, all segments together, are fewer than ``start_ratio`` times the
+        median month's, or one at its end (up to ``max_edge_months``) with fewer than
+        ``edge_ratio`` times, is read as the CRM's adoption or as deals not yet recorded,
+        and left out of the arrival rate (with a note). The start is judged more strictly:
+        losing an early month costs little, while a ramp left in reads as growth. A real
+        collapse of the last months would be left out too: the note names the months so
+        that a user can judge.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -149,6 +159,7 @@ class LocalTrendSettings(BaseModel):
     season_sd: PositiveFloat = 0.2
     season_min_months: int = Field(default=24, ge=12)
     horizon_months: int = Field(default=121, ge=13, le=240)
+    start_ratio: float = Field(default=0.75, ge=0.0, lt=1.0)
     edge_ratio: float = Field(default=0.5, ge=0.0, lt=1.0)
     max_edge_months: int = Field(default=3, ge=0)
 
@@ -171,13 +182,19 @@ class TrendShiftSettings(BaseModel):
         half-normal prior.
     season_sd, season_min_months : float, int
         Prior standard deviation of a month-of-year effect and the history it needs.
+    trend_min_months : int
+        Months of usable history (export artefacts left out) a steady trend needs: with
+        less, the rate is a level (and a shift), as on the Maven demo's eight months after
+        its ramp-up, whose rise from the CRM's first months would otherwise be carried on
+        into the forecast (backtested: +17 % wins forecast for the last quarter of 2017).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     slope_sd: PositiveFloat = 0.015
+    trend_min_months: int = Field(default=12, ge=2)
     shift_prior: float = Field(default=0.3, gt=0.0, lt=1.0)
     shift_sd: PositiveFloat = 0.5
-    min_side_months: int = Field(default=3, ge=1)
+    min_side_months: int = Field(default=2, ge=1)
     noise_sd: tuple[float, ...] = (0.0, 0.08, 0.16, 0.3, 0.5)
     noise_sd_prior: PositiveFloat = 0.25
     season_sd: PositiveFloat = 0.2

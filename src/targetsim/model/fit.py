@@ -124,9 +124,20 @@ class FunnelFit:
         """What a user should know about the fit, in words (e.g. months left out)."""
         from targetsim.model.components import local_trend
 
+        out = []
+        cut = self.meta.get("truncated_before")
+        if cut:
+            how = ("the others count as open from that date only" if self.meta.get(
+                "delayed_entry") else "the fit takes the earlier deals as they are (the "
+                "priors' hazard.delayed_entry: true counts them from that date only)")
+            out.append(
+                f"no deal closed before {cut} although deals were created earlier: the "
+                "export may lack the deals that closed before then (left truncation); "
+                f"{how}."
+            )
         if "arrivals" in self.states:
-            return local_trend.notes(self.states["arrivals"], self.as_of)
-        return []
+            out += local_trend.notes(self.states["arrivals"], self.as_of)
+        return out
 
     def params(self, n_draws: int | None = None, random_seed: int = 0) -> FunnelParams:
         """Posterior draws as :class:`FunnelParams` (the simulator's input).

@@ -115,6 +115,13 @@ class FunnelStats:
         NaN when the creation date is unknown.
     won_amounts : ndarray
         Positive won amounts, with ``won_amount_segment`` their segment index.
+    deal_entry : ndarray, shape (N,)
+        Age in days from which a deal is known to be at risk: 0, unless the export is
+        left-truncated (no deal closed before a date well after the first creation: the
+        deals created earlier that closed before it are missing), in which case a deal
+        created before that date enters at the age it had then (:func:`left_truncation`).
+    truncated_before : str
+        ISO date of that left truncation ("" when none).
     """
 
     segments: tuple[str, ...]
@@ -140,6 +147,8 @@ class FunnelStats:
     deal_days: np.ndarray = field(default_factory=lambda: np.zeros(0))
     won_amounts: np.ndarray = field(default_factory=lambda: np.zeros(0))
     won_amount_segment: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
+    deal_entry: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    truncated_before: str = ""
 
     @property
     def n_groups(self) -> int:
@@ -151,6 +160,31 @@ class FunnelStats:
 def _index(values: pd.Series, names: tuple[str, ...]) -> np.ndarray:
     lookup = {n: i for i, n in enumerate(names)}
     return np.array([lookup.get(v, -1) if isinstance(v, str) else -1 for v in values], dtype=int)
+
+
+#: Closed deals' durations quantile the gap between the first creation and the first close
+#: must exceed to read the export as left-truncated (see :func:`left_truncation`).
+TRUNCATION_QUANTILE = 0.9
+
+
+def left_truncation(deals: pd.DataFrame) -> pd.Timestamp | None:
+    """The date before which closed deals are missing from the export, or None.
+
+    An export that only holds deals still open at some date, or closed after it (Maven's
+    closes start on 2017-03-01 while its deals start in October 2016), shows no close in its
+    first months: the earliest close comes later after the earliest creation than nine in
+    ten closed deals take. Deals created before that date are then only known to have
+    survived to it (delayed entry), and the time at risk before it must not count.
+    """
+    dated = deals.loc[~deals["created_imputed"].astype(bool)]
+    closed = dated.loc[dated["outcome"].isin(["won", "lost"])]
+    if len(closed) < 20:
+        return None
+    first_close = pd.Timestamp(closed["closed_at"].min())
+    gap = (first_close - pd.Timestamp(dated["created_at"].min())).days
+    cycle = float(np.quantile(closed["duration_days"].to_numpy(dtype=float),
+                              TRUNCATION_QUANTILE))
+    return first_close if gap > cycle else None
 
 
 def funnel_stats(funnel: FunnelData) -> FunnelStats:
@@ -195,6 +229,11 @@ def funnel_stats(funnel: FunnelData) -> FunnelStats:
 
     amount = d["amount"].to_numpy(dtype=float)
     pos = won & np.isfinite(amount) & (amount > 0)
+    cut = left_truncation(d)
+    entry = np.zeros(len(d))
+    if cut is not None:
+        entry = np.maximum((cut - d["created_at"]).dt.days.to_numpy(dtype=float), 0.0)
+        entry = np.where(has_days, entry, 0.0)
 
     arr = funnel.arrivals
     arr = arr.loc[arr["exposure"] > 0]
@@ -233,6 +272,8 @@ def funnel_stats(funnel: FunnelData) -> FunnelStats:
         deal_days=np.where(has_days, t, np.nan),
         won_amounts=amount[pos],
         won_amount_segment=seg[pos],
+        deal_entry=entry,
+        truncated_before="" if cut is None else cut.strftime("%Y-%m-%d"),
     )
 
 

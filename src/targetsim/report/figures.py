@@ -8,7 +8,6 @@ empirical ``P(outcome >= t)``, which can exceed ``p`` when draws tie.
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -16,6 +15,11 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from targetsim.calibrate.targets import (
+    attainment_probability,
+    round_target,
+    target_at_probability,
+)
 from targetsim.errors import DataError
 
 #: Probabilities offered by the report's control: 30 % to 90 % by 5 points.
@@ -30,49 +34,10 @@ WIDE_RELATIVE_WIDTH = 0.80
 _QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
 
 
-def target_at_probability(samples: np.ndarray, p: float) -> float:
-    """Largest simulated value reached with probability at least ``p``.
-
-    Parameters
-    ----------
-    samples : ndarray, shape (n,)
-        Simulated outcomes, one per draw.
-    p : float
-        Attainment probability in (0, 1].
-
-    Returns
-    -------
-    float
-        ``t`` with ``mean(samples >= t) >= p``, the largest such sample value.
-    """
-    x = np.sort(np.asarray(samples, dtype=float))
-    if x.size == 0:
-        raise DataError("no simulated outcomes to compute a target from.")
-    if not 0.0 < p <= 1.0:
-        raise DataError(f"attainment probability must be in (0, 1], got {p}.")
-    # The small epsilon stops n*(1-p) = 3.9999999 from floor-ing one rank too low.
-    k = min(int(math.floor(x.size * (1.0 - p) + 1e-9)), x.size - 1)
-    return float(x[k])
-
-
-def round_down(value: float, metric: str) -> float:
-    """Round a target down for humans, as the calibrate step does.
-
-    Three significant figures for amounts, whole deals for counts; rounding down keeps
-    ``P(outcome >= rounded) >= P(outcome >= value)``.
-    """
-    if not math.isfinite(value) or value <= 0:
-        return 0.0
-    if metric == "deals_won":
-        return float(math.floor(value + 1e-9))
-    step = max(10.0 ** (math.floor(math.log10(value)) - 2), 1.0)
-    return float(math.floor(value / step + 1e-9) * step)
-
-
-def attainment(samples: np.ndarray, target: float) -> float:
-    """Empirical ``P(outcome >= target)``."""
-    x = np.asarray(samples, dtype=float)
-    return float(np.mean(x >= target)) if x.size else float("nan")
+# One home for the rules shared with the calibrate step: the target reached with
+# probability p, its rounding, and the probability of a target.
+round_down = round_target
+attainment = attainment_probability
 
 
 def _months_of(ds: xr.Dataset, period: str) -> np.ndarray:

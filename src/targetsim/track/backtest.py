@@ -22,12 +22,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from targetsim.calibrate.targets import target_at_probability
 from targetsim.data.funnel import Opportunities, build_funnel
 from targetsim.errors import ConfigError, DataError
 from targetsim.model.params import FunnelParams
 from targetsim.track.baselines import last_period_growth, stage_weighted_pipeline
 from targetsim.track.cutoff import as_of_cutoff, won_in_window
-from targetsim.track.scoring import crps_from_samples, target_at_probability
+from targetsim.track.scoring import crps_from_samples
 from targetsim.track.track import rebase_params
 
 __all__ = [
@@ -120,8 +121,9 @@ def parse_cutoffs(text: str | Sequence[str]) -> tuple[pd.Timestamp, ...]:
     return tuple(sorted(set(out)))
 
 
-#: Months of history a cutoff needs before it for :func:`default_cutoffs`.
-MIN_HISTORY_MONTHS = 6
+#: Months of history a cutoff needs before it for :func:`default_cutoffs` (five: an export
+#: starting on October 20 allows a cutoff on March 31).
+MIN_HISTORY_MONTHS = 5
 #: Most cutoffs :func:`default_cutoffs` picks.
 MAX_DEFAULT_CUTOFFS = 4
 

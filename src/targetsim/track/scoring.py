@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import norm
 
+from targetsim.calibrate.targets import attainment_probability
 from targetsim.errors import ConfigError
 
 
@@ -97,33 +98,6 @@ def interval_coverage(
     return float(np.mean((y >= lo) & (y <= hi)))
 
 
-def target_at_probability(samples: np.ndarray, probability: float) -> np.ndarray:
-    """The largest target reached with at least ``probability`` under the forecast.
-
-    With the samples sorted ascending, ``P(X >= x_(k)) >= (n - k) / n`` (0-based ``k``), so
-    the target is ``x_(k)`` with ``k = floor(n (1 - p))``: the guarantee holds exactly for
-    the empirical distribution, ties included.
-
-    Parameters
-    ----------
-    samples : ndarray, shape (..., n)
-        Forecast samples along the last axis.
-    probability : float
-        Wanted probability of attainment, in (0, 1).
-
-    Returns
-    -------
-    ndarray, shape (...)
-    """
-    if not 0.0 < probability < 1.0:
-        raise ConfigError(f"probability must be in (0, 1), got {probability}")
-    x = np.sort(np.asarray(samples, dtype=float), axis=-1)
-    n = x.shape[-1]
-    # The epsilon keeps n * (1 - p) = 4.000000000001 from rounding the index the wrong way.
-    k = min(int(np.floor(n * (1.0 - probability) + 1e-9)), n - 1)
-    return x[..., k]
-
-
 def hit_rate(targets: np.ndarray, observed: np.ndarray) -> float:
     """Fraction of targets reached (outcome ``>=`` target); NaN when there is none."""
     t = np.asarray(targets, dtype=float)
@@ -135,8 +109,6 @@ def hit_rate(targets: np.ndarray, observed: np.ndarray) -> float:
     return float(np.mean(y >= t))
 
 
-def probability_of_attainment(samples: np.ndarray, target: np.ndarray | float) -> np.ndarray:
-    """``P(X >= target)`` under the empirical forecast, along the last axis."""
-    x = np.asarray(samples, dtype=float)
-    t = np.asarray(target, dtype=float)
-    return (x >= t[..., None]).mean(axis=-1)
+#: ``P(X >= target)`` along the last axis: the calibrate step's rule, under the name the
+#: scorecard uses.
+probability_of_attainment = attainment_probability

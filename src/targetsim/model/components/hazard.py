@@ -69,7 +69,9 @@ def hazard_edges(st: FunnelStats, cfg: ModelConfig) -> np.ndarray:
     return np.unique(np.array(out))
 
 
-def hazard_counts(st: FunnelStats, edges: np.ndarray) -> dict[str, np.ndarray]:
+def hazard_counts(
+    st: FunnelStats, edges: np.ndarray, delayed_entry: bool = True
+) -> dict[str, np.ndarray]:
     """Per cell and bin: wins, losses and days at risk; per cell: undated wins and losses.
 
     Returns
@@ -80,9 +82,12 @@ def hazard_counts(st: FunnelStats, edges: np.ndarray) -> dict[str, np.ndarray]:
     n_cells, n_bins = len(st.cell_segment), len(edges) - 1
     dated = np.isfinite(st.deal_days)
     cell, t, kind = st.deal_cell[dated], st.deal_days[dated], st.deal_kind[dated]
-    # Days at risk in each bin: the part of [0, t) inside it; an event in bin j at t.
+    entry = st.deal_entry[dated] if len(st.deal_entry) and delayed_entry else np.zeros(len(t))
+    # Days at risk in each bin: the part of [entry, t) inside it (entry > 0 for a deal of a
+    # left-truncated export, known to be open only from then on); an event in bin j at t.
     e0, e1 = edges[:-1], edges[1:]
-    exposure = np.clip(t[:, None] - e0[None, :], 0.0, (e1 - e0)[None, :])
+    lo = np.maximum(e0[None, :], entry[:, None])
+    exposure = np.clip(np.minimum(t[:, None], e1[None, :]) - lo, 0.0, None)
     expo = np.zeros((n_cells, n_bins))
     np.add.at(expo, cell, exposure)
     j = np.clip(np.searchsorted(edges, t, side="right") - 1, 0, n_bins - 1)
@@ -174,7 +179,9 @@ def build(st: FunnelStats, cfg: ModelConfig, meta: dict) -> None:
     hz = cfg.hazard
     edges = hazard_edges(st, cfg)
     meta["hazard_edges"] = edges.tolist()
-    counts = hazard_counts(st, edges)
+    meta["truncated_before"] = st.truncated_before
+    meta["delayed_entry"] = bool(hz.delayed_entry and st.truncated_before)
+    counts = hazard_counts(st, edges, delayed_entry=hz.delayed_entry)
     n_seg, n_bins = len(st.segments), len(edges) - 1
     model = pm.modelcontext(None)
     model.add_coord("risk", RISKS)

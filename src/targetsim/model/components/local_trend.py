@@ -201,8 +201,9 @@ def edge_artefacts(y: np.ndarray, e: np.ndarray, lt: LocalTrendSettings) -> np.n
     """Months at the start or the end of the history read as export artefacts (bool, T).
 
     The monthly rate of all segments together is compared with its median over the months
-    observed for at least half their length; edge months below ``edge_ratio`` times that
-    median are flagged, walking in from each end.
+    observed for at least half their length; edge months below ``start_ratio`` (at the
+    start) or ``edge_ratio`` (at the end) times that median are flagged, walking in from
+    each end.
     """
     expo = e.max(axis=0)
     rate = np.divide(y.sum(axis=0), expo, out=np.zeros(expo.shape), where=expo > 0)
@@ -210,10 +211,11 @@ def edge_artefacts(y: np.ndarray, e: np.ndarray, lt: LocalTrendSettings) -> np.n
     out = np.zeros(len(expo), dtype=bool)
     if full.sum() < 3 or lt.edge_ratio <= 0:
         return out
-    floor = lt.edge_ratio * float(np.median(rate[full]))
+    median = float(np.median(rate[full]))
+    floor = lt.edge_ratio * median
     n_t = len(expo)
     for t in range(n_t // 3):
-        if rate[t] >= floor and expo[t] > 0:
+        if rate[t] >= lt.start_ratio * median and expo[t] > 0:
             break
         out[t] = True
     for t in range(n_t - 1, max(n_t - 1 - lt.max_edge_months, n_t // 3), -1):
@@ -426,9 +428,9 @@ def notes(state: xr.Dataset, as_of: pd.Timestamp) -> list[str]:
     out = []
     if start:
         out.append(
-            f"new opportunities at the start of the history, {listed(start)}, are fewer than "
-            "half those of a typical month: read as the CRM's first months, they are left "
-            "out of the arrival rate."
+            f"new opportunities at the start of the history, {listed(start)}, are well below "
+            "those of a typical month: read as the CRM's first months, they are left out of "
+            "the arrival rate."
         )
     if end:
         out.append(

@@ -55,10 +55,15 @@ def _nb_loglik(y: np.ndarray, mu: np.ndarray, inv_alpha: float) -> np.ndarray:
             + y * np.log(mu / (a + mu)))
 
 
-def _design(n_seg: int, n_t: int, tau: int | None, moy: np.ndarray, season: bool) -> np.ndarray:
-    """Design matrix (S*T, P): per segment level, slope (and shift); shared month effects."""
+def _design(n_seg: int, n_t: int, tau: int | None, moy: np.ndarray, season: bool,
+            trend: bool = True) -> np.ndarray:
+    """Design matrix (S*T, P): per segment level, slope (and shift); shared month effects.
+
+    Without ``trend`` the slope column is zero (its coefficient then only samples its prior
+    and is dropped from the paths).
+    """
     u = np.arange(n_t) - (n_t - 1.0)
-    per = [np.ones(n_t), u]
+    per = [np.ones(n_t), u if trend else np.zeros(n_t)]
     if tau is not None:
         per.append((np.arange(n_t) < tau).astype(float))
     k = len(per)
@@ -138,6 +143,7 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
     e = np.where(artefact[None, :], 0.0, e)
     season = n_t >= ts.season_min_months
     seen = np.flatnonzero(e.max(axis=0) > 0)
+    trend = len(seen) >= ts.trend_min_months
     first_seen, last_seen = int(seen.min()), int(seen.max())
     taus: list[int | None] = [None] + [
         t for t in range(first_seen + ts.min_side_months, last_seen - ts.min_side_months + 2)
@@ -155,7 +161,7 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
     yf, ef = y.ravel(), e.ravel()
     results = []
     for i, tau in enumerate(taus):
-        x = _design(n_seg, n_t, tau, ser["moy"], season)
+        x = _design(n_seg, n_t, tau, ser["moy"], season, trend)
         k = 3 if tau is not None else 2
         mean = np.zeros(x.shape[1])
         prec = np.zeros(x.shape[1])
@@ -195,6 +201,9 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
             idx = [s * k, s * k + 1]
             state_mean[s, p] = beta[idx]
             state_cov[s, p] = cov[np.ix_(idx, idx)]
+            if not trend:  # no slope in the data's model: none in the forecast either
+                state_mean[s, p, 1] = 0.0
+                state_cov[s, p, 1, :] = state_cov[s, p, :, 1] = 0.0
         if season:
             sl = slice(n_seg * k, n_seg * k + 11)
             season_mean[p] = to12 @ beta[sl]
@@ -212,6 +221,7 @@ def fit(st: FunnelStats, cfg: ModelConfig) -> xr.Dataset:
         },
         coords={"hyper": ["shift_month", "noise_sd"]},
         attrs={"as_of_moy": int(ser["as_of_moy"]), "season_on": int(season),
+               "trend_on": int(trend),
                "history_months": int(n_t), "horizon_months": int(cfg.local_trend.horizon_months),
                "left_out_months": json.dumps(ser["month"][artefact].tolist()),
                "left_out_counts": json.dumps(y.sum(axis=0)[artefact].tolist()),
