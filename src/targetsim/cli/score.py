@@ -18,7 +18,7 @@ from targetsim.cli._common import SafeConsole, console
 
 PlanDirArg = Annotated[
     Path, typer.Argument(help="A plan directory (the --out of `targetsim plan`).",
-                         show_default=False)
+                         show_default=False, metavar="PLAN_DIR")
 ]
 QuotasArg = Annotated[
     Path,
@@ -26,7 +26,7 @@ QuotasArg = Annotated[
         help="Quotas to score: CSV, Parquet or Excel with level, name, period, metric, target "
         "(optional scenario), or the plan's targets.xlsx handed back, edited or not (its "
         "Quotas sheet: one row per rep, FY and quarter quotas; or its Scored quotas sheet).",
-        show_default=False,
+        show_default=False, metavar="QUOTAS",
     ),
 ]
 #: Rows of the score table printed (the files have them all).

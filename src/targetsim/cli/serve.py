@@ -2,9 +2,9 @@
 
 A thin layer over :mod:`targetsim.serve`: reads the plan directory, binds the address
 (127.0.0.1 by default: the page is for this machine), prints the URL, opens it in the
-browser and serves until Ctrl+C (which ends it like any command: ``interrupted``, exit code
-130; a plan directory being written then is not put in place). Everything it prints goes
-through the CLI's console (:mod:`targetsim.cli._common`): names and paths print as written.
+browser and serves until Ctrl+C, its normal end (exit code 0; a plan directory being
+written then is not put in place). Everything it prints goes through the CLI's console
+(:mod:`targetsim.cli._common`): names and paths print as written.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def register(app: typer.Typer) -> None:
     def serve_cmd(
         plan_dir: Annotated[
             Path, typer.Argument(help="Plan directory written by `targetsim plan` or "
-                                 "`targetsim demo` (needs fit.nc).", show_default=False)
+                                 "`targetsim demo` (needs fit.nc).", show_default=False,
+                                 metavar="PLAN_DIR")
         ],
         host: Annotated[
             str, typer.Option("--host", help="Address to listen on; anything but 127.0.0.1 "
@@ -76,3 +77,11 @@ def register(app: typer.Typer) -> None:
                       soft_wrap=True)
 
         run_server(app_, sock, open_browser=browser, on_ready=ready)
+        # Ctrl+C is how a server stops: its normal end (exit code 0) once the worker has
+        # stopped. A plan directory it was writing was not put in place (the interrupt mark
+        # refuses it); a worker still busy keeps the mark, and the run ends "interrupted".
+        from targetsim.io import reset_interrupted
+
+        if app_.state.runner.close():
+            reset_interrupted()
+            err.print("stopped", highlight=False)

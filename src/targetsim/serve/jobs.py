@@ -146,14 +146,18 @@ class Runner:
                 return snap
             time.sleep(0.02)
 
-    def close(self) -> None:
-        """Stop the worker after the current job (a running what-if is stopped)."""
+    def close(self) -> bool:
+        """Stop the worker after the current job (a running what-if is stopped).
+
+        Returns True once the worker has stopped (False: still busy after 10 s).
+        """
         with self._lock:
             self._closed = True
             if self._running is not None and self._running.kind == "whatif":
                 self._running.cancel.set()
             self._wake.notify_all()
         self._thread.join(timeout=10)
+        return not self._thread.is_alive()
 
     # ------------------------------------------------------------------ internals
     def _add(self, job: Job) -> None:
