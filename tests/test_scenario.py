@@ -101,6 +101,14 @@ EXPECTED = {
     "wrong_negative_reps.yaml": "capacity.reps: B must be a whole number >= 0, got -1",
     "wrong_not_mapping.yaml": "must be a mapping of keys (name, market, ...) to values",
     "wrong_missing_name.yaml": "name: required key is missing",
+    "wrong_infinite_multiplier.yaml": "market.lead_volume: must be a finite number, got inf",
+    "wrong_huge_multiplier.yaml": "market.lead_volume: must be <= 10, got 10000000.0",
+    "wrong_not_utf8.yaml": (
+        "not UTF-8 text: byte 0xf3 on line 1 cannot be decoded; save the file as UTF-8"
+    ),
+    "wrong_long_horizon.yaml": "horizon.months: must be <= 60, got 1000",
+    "wrong_bool_multiplier.yaml": "market.win_rate: must be a number, got True",
+    "wrong_bad_date.yaml": "invalid YAML: month must be in 1..12",
 }
 
 

@@ -22,6 +22,7 @@ from targetsim.calibrate.score import (
     DEFAULT_TIERS,
     ROLLUP_FILE,
     SCORES_FILE,
+    QuotaScores,
     band_position,
     read_quotas,
     score_plan,
@@ -30,6 +31,7 @@ from targetsim.calibrate.score import (
 )
 from targetsim.cli import main
 from targetsim.errors import DataError
+from targetsim.io import read_csv_output
 
 OWNERS = {"Ann": "SMB", "Bob": "SMB", "=cmd|' /C calc'!A0": "Mid"}
 
@@ -173,28 +175,139 @@ def test_quota_errors_name_file_row_and_value(plan_dir, tmp_path) -> None:
         read_quotas(tmp_path / "bad.csv")
 
 
-def test_the_quota_sheet_reads_back(tmp_path) -> None:
-    """targets.xlsx as the report writes it (French headers here) scores its own targets at
-    the probability targets.csv gives them; a Quotas sheet is read alone."""
-    from targetsim.report.excel import write_targets_xlsx
+def quota_workbook(d: Path, ds: xr.Dataset, *, lang: str = "en") -> Path:
+    """targets.xlsx as `targetsim plan` writes it: the projection calibrated (quota plan,
+    targets.csv with its quota columns), then the report's own workbook writer."""
+    from targetsim.calibrate import calibrate, write_calibration
+    from targetsim.report.excel import write_quota_workbook
+    from targetsim.report.inputs import FIT_SUMMARY_COLUMNS, load_plan
 
-    plan_dir = write_plan(tmp_path, make_projection(
-        owner_segments={"Ann": "SMB", "Bob": "SMB", "Cy": "Mid"}))
-    targets = pd.read_csv(plan_dir / "targets.csv", dtype={"name": str})
-    write_targets_xlsx(tmp_path / "targets.xlsx", targets, lang="fr")
-    result, _, _ = score_plan(plan_dir, tmp_path / "targets.xlsx")
-    got = result.scores.set_index(["scenario", "level", "name", "period", "metric"])
-    want = targets.set_index(["scenario", "level", "name", "period", "metric"])
-    assert len(got) == len(want)
-    np.testing.assert_array_equal(
-        got.loc[want.index, "attainment_probability"], want["attainment_probability"])
-    # after scoring, the sheet gains a Quotas sheet with the proposals: read from it alone
-    edited = result.scores.loc[result.scores["level"].eq("owner")].copy()
+    write_calibration(calibrate(ds, probability=0.6, lang=lang), d)
+    ds.to_netcdf(d / "projection.nc", engine="h5netcdf")
+    pd.DataFrame(columns=list(FIT_SUMMARY_COLUMNS)).to_csv(d / "fit_summary.csv", index=False)
+    (d / "diagnostics.json").write_text(json.dumps(
+        {"rhat_max": 1.0, "ess_bulk_min": 900, "divergences": 0, "converged": True}))
+    (d / "plan.json").write_text(json.dumps({"probability": 0.6, "tiers": None, "lang": lang,
+                                             "currency": "EUR", "as_of": "2026-12-31"}))
+    return write_quota_workbook(d / "targets.xlsx", load_plan(d), lang=lang)
+
+
+def _keyed(df: pd.DataFrame) -> pd.DataFrame:
+    return df.set_index(["scenario", "level", "name", "period", "metric"])
+
+
+def test_the_quota_sheet_reads_back(tmp_path) -> None:
+    """targets.xlsx as the report writes it (French headers here) scores each rep's quotas,
+    FY, quarters and deals won, at the probability targets.csv gives those quotas; with
+    scored proposals in it, the Scored quotas sheet is read alone (and --sheet the other)."""
+    from openpyxl import load_workbook
+
+    from targetsim.calibrate.score import QUOTA_SHEET
+
+    ds = make_projection(owner_segments={"Ann": "SMB", "Bob": "SMB", "Cy": "Mid"})
+    book = quota_workbook(tmp_path, ds, lang="fr")
+    wb = load_workbook(book)
+    assert wb.sheetnames[0] == "Quotas" and wb["Quotas"]["F1"].value == "Quota annuel"
+    result, read, _ = score_plan(tmp_path, book)
+    plan = _keyed(pd.read_csv(tmp_path / "targets.csv", dtype={"name": str}))
+    got = _keyed(result.scores)
+    base = got.loc["baseline"]
+    # one FY bookings, four quarters and one FY deals-won quota per rep, nothing else
+    assert set(base.index.get_level_values("level")) == {"owner"}
+    assert len(base) == 3 * 6
+    assert set(base.index.get_level_values("period")) == {
+        "FY", "2027-Q1", "2027-Q2", "2027-Q3", "2027-Q4"}
+    want = plan.loc[[("baseline", *k) for k in base.index]]
+    np.testing.assert_array_equal(base["target"], want["quota"])
+    np.testing.assert_array_equal(base["attainment_probability"], want["quota_probability"])
+    assert result.scores["scenario"].value_counts().to_dict() == {"baseline": 18,
+                                                                   "tension": 18}
+    assert not read.warnings  # quarters add up to the year: nothing to point out
+
+    # after `plan --quotas`, the workbook holds the scored proposals too: read alone
+    edited = result.scores.loc[result.scores["period"].eq("FY")
+                               & result.scores["metric"].eq("bookings")].copy()
     edited["target"] *= 1.1
-    write_targets_xlsx(tmp_path / "with_quotas.xlsx", targets, quota_scores=edited)
-    again, _, _ = score_plan(plan_dir, tmp_path / "with_quotas.xlsx")
-    assert set(again.scores["level"]) == {"owner"}
+    write_scores(QuotaScores(edited, result.rollup.iloc[:0], result.tiers, "baseline"),
+                 tmp_path)
+    book = quota_workbook(tmp_path, ds, lang="fr")
+    assert QUOTA_SHEET in load_workbook(book).sheetnames
+    again, read, _ = score_plan(tmp_path, book)
     assert len(again.scores) == len(edited)
+    np.testing.assert_allclose(_keyed(again.scores)["target"], _keyed(edited)["target"])
+    assert any("--sheet 'Quotas'" in w for w in read.warnings)
+    chosen, _, _ = score_plan(tmp_path, book, sheet="Quotas")
+    assert len(chosen.scores) == len(result.scores)
+
+
+def test_a_manager_edits_the_fy_quota_column_and_scores_it(tmp_path, capsys) -> None:
+    """The path a manager takes: open targets.xlsx, change reps' FY quotas, save, and run
+    `targetsim score PLAN_DIR targets.xlsx`; each edited number gets the probability the
+    simulated draws give it, and quarters left as they were are pointed out."""
+    from openpyxl import load_workbook
+
+    ds = make_projection()
+    book = quota_workbook(tmp_path, ds)
+    wb = load_workbook(book)
+    ws = wb["Quotas"]
+    heads = [c.value for c in ws[1]]
+    rep, fy = heads.index("Rep") + 1, heads.index("FY quota") + 1
+    new = {"Ann": 150_000.0, "Bob": "€210,000", "=cmd|' /C calc'!A0": 0.0}
+    rows = {}
+    for r in range(2, ws.max_row + 1):
+        name = ws.cell(row=r, column=rep).value
+        name = name[1:] if isinstance(name, str) and name.startswith("'=") else name
+        if name in new:
+            ws.cell(row=r, column=fy).value = new[name]
+            rows[name] = r
+    assert len(rows) == 3 and ws.cell(row=ws.max_row, column=rep).value == "Total"
+    wb.save(book)
+
+    out = tmp_path / "scored"
+    with pytest.raises(SystemExit) as exc:
+        main(["score", str(tmp_path), str(book), "--out", str(out)])
+    assert exc.value.code in (0, None)
+    captured = capsys.readouterr()
+    scores = _keyed(read_csv_output(out / SCORES_FILE, dtype={"name": str}))
+    wanted = {"Ann": 150_000.0, "Bob": 210_000.0, "=cmd|' /C calc'!A0": 0.0}
+    for sc in ("baseline", "tension"):
+        for name, quota in wanted.items():
+            row = scores.loc[(sc, "owner", name, "FY", "bookings")]
+            assert row["target"] == quota
+            x = _fy(ds, "owner_bookings", sc, owner=name)
+            assert row["attainment_probability"] == np.mean(x >= quota)
+    assert scores.loc[("baseline", "owner", "=cmd|' /C calc'!A0", "FY", "bookings"),
+                      "attainment_probability"] == 1.0
+    # the quarters were not re-phased: said once, naming the rows, on stderr
+    flat = " ".join(captured.err.split())
+    assert "the quarters of 3 row(s) do not add up to their 'FY quota'" in flat
+    assert f"row {rows['Ann']} 'Ann': FY 150,000" in flat
+    roll = read_csv_output(out / ROLLUP_FILE).set_index(["scenario", "level", "period",
+                                                          "metric"])
+    assert roll.loc[("baseline", "owner", "FY", "bookings"), "sum_of_quotas"] == 360_000
+    # the plan's own folder is left as it was; the score files went to --out
+    assert not (tmp_path / SCORES_FILE).exists()
+
+
+def test_the_quota_sheet_saved_as_csv_reads_the_same(tmp_path) -> None:
+    """The Quotas sheet saved as CSV (one row per rep, its headers as they are)."""
+    ds = make_projection()
+    book = quota_workbook(tmp_path, ds)
+    sheet = pd.read_excel(book, sheet_name="Quotas")
+    sheet.to_csv(tmp_path / "quotas.csv", index=False)
+    from_book, _, _ = score_plan(tmp_path, book)
+    from_csv, _, _ = score_plan(tmp_path, tmp_path / "quotas.csv")
+    cols = ["target", "attainment_probability"]
+    pd.testing.assert_frame_equal(_keyed(from_csv.scores)[cols], _keyed(from_book.scores)[cols])
+    with pytest.raises(DataError, match=r"row 3 column 'FY quota' \('lots'\)"):
+        read_quotas(_with_cell(tmp_path, sheet, 1, "FY quota", "lots"))
+
+
+def _with_cell(d: Path, sheet: pd.DataFrame, i: int, col: str, value: object) -> Path:
+    bad = sheet.astype(object).copy()
+    bad.loc[i, col] = value
+    bad.to_csv(d / "bad.csv", index=False)
+    return d / "bad.csv"
 
 
 def test_cli_score_writes_files_without_the_sampler(plan_dir, tmp_path) -> None:
@@ -254,12 +367,14 @@ def test_write_scores_round_trip(plan_dir, tmp_path) -> None:
 
 
 def test_report_block_and_sheet_escape_names(tmp_path) -> None:
-    """The report's quota block renders (autoescaped) and the Quotas sheet keeps text as text."""
-    import openpyxl
+    """The report's quota block renders (autoescaped), and targets.xlsx as the plan writes it
+    keeps names as text in its Quotas and Scored quotas sheets; they read back exactly."""
     from jinja2 import Environment, FileSystemLoader
+    from openpyxl import load_workbook
 
+    from targetsim.calibrate.score import QUOTA_SHEET
     from targetsim.report.html import TEMPLATES
-    from targetsim.report.quotas import add_quota_sheet, load_quota_scores, quota_section
+    from targetsim.report.quotas import quota_section
 
     owners = {"<script>alert(1)</script>": "SMB", "=SUM(A1:A9)": "SMB", "Cy": "Mid"}
     plan = write_plan(tmp_path, make_projection(owner_segments=owners))
@@ -277,11 +392,16 @@ def test_report_block_and_sheet_escape_names(tmp_path) -> None:
     html = env.get_template("quotas.html.j2").render(quotas=ctx)
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert 'id="quotas-table"' in html
-    wb = openpyxl.Workbook()
-    scores, _ = load_quota_scores(plan)
-    add_quota_sheet(wb, scores)
-    ws = wb["Quotas"]
-    names = [ws.cell(row=i, column=3) for i in range(2, ws.max_row + 1)]
-    assert all(c.data_type == "s" for c in names)
-    assert not any(str(c.value).startswith("=") for c in names)
     assert quota_section(tmp_path / "nothing", lang="en") is None
+
+    book = quota_workbook(plan, make_projection(owner_segments=owners), lang="fr")
+    wb = load_workbook(book)
+    for ws, col in ((wb[QUOTA_SHEET], 3), (wb["Quotas"], 1)):
+        names = [ws.cell(row=i, column=col) for i in range(2, ws.max_row + 1)]
+        assert {c.data_type for c in names} == {"s"}
+        assert not any(str(c.value).startswith("=") for c in names)
+        assert "'=SUM(A1:A9)" in {c.value for c in names}
+    again, _, _ = score_plan(plan, book)  # the Scored quotas sheet: the names of the plan
+    assert set(again.scores["name"]) == set(owners)
+    plan_quotas, _, _ = score_plan(plan, book, sheet="Quotas")
+    assert set(plan_quotas.scores["name"]) == set(owners)

@@ -6,9 +6,11 @@ report.html, targets.xlsx) plus objectives.md, indicators.csv, allocation.csv, s
 tiers.csv (with ``tiers``), topdown.csv (with ``company_target``), quota_scores.csv and
 quota_rollup.csv (with ``quotas``: :mod:`targetsim.calibrate.score`), expected_close.csv
 (when open deals carry expected close dates) and plan.json (metadata: version, seed,
-as_of, probability, scenarios, convergence, timings per step). Every file is written
-atomically. A fit that did not converge still writes everything; the result (and
-plan.json) says so, and the CLI exits with code 3.
+as_of, probability, scenarios, convergence, timings per step). The output folder is locked
+for the run (a second run into it stops), and every file is first written into a hidden
+staging folder and moved into place at the end: a run that fails or is interrupted leaves
+the folder as it was (:mod:`targetsim.io`). A fit that did not converge still writes
+everything; the result (and plan.json) says so, and the CLI exits with code 3.
 
 :func:`run_calibrate` is the calibrate step alone, from a directory holding projection.nc
 (and fit.nc for the top-down levers).
@@ -38,14 +40,22 @@ import numpy as np
 import xarray as xr
 
 from targetsim.calibrate import Calibration, calibrate, write_calibration
+from targetsim.calibrate.amounts import mark_projection, scope_projection
 from targetsim.calibrate.targets import check_probability
-from targetsim.errors import ConfigError, DataError
-from targetsim.io import write_text_atomic
+from targetsim.errors import ConfigError, ConvergenceError, DataError
+from targetsim.io import (
+    output_folder,
+    read_csv_output,
+    staged_outputs,
+    write_csv_atomic,
+    write_text_atomic,
+)
 
 if TYPE_CHECKING:
     from targetsim.calibrate.score import Quotas
     from targetsim.data.adapters import ExportOptions
     from targetsim.data.funnel import FunnelData
+    from targetsim.data.options import ReadOptions
     from targetsim.model.config import ModelConfig
     from targetsim.model.params import FunnelParams
     from targetsim.simulate.scenario import Scenario
@@ -91,10 +101,11 @@ def resolve_scenarios(scenarios: Sequence[Scenario | str | Path]) -> list[Scenar
 
 
 def _check_options(draws: int, months: int, company_target: float | None) -> None:
+    from targetsim.simulate.budget import check_months
+
     if int(draws) < 10:
         raise ConfigError(f"--draws: need at least 10 posterior draws, got {draws}")
-    if int(months) < 1:
-        raise ConfigError(f"--months: must be >= 1, got {months}")
+    check_months(months)
     if company_target is not None and (not math.isfinite(company_target) or company_target <= 0):
         raise ConfigError(f"--company-target: must be a positive amount, got {company_target}")
 
@@ -125,11 +136,15 @@ def solve_topdown(
     from targetsim.calibrate.topdown import company_probabilities, phrase
     from targetsim.progress import StepBar
 
+    projection, unsized = scope_projection(projection)  # bookings of segments with amounts
     now = company_probabilities(projection, company_target)
     sub = params.first(LEVER_DRAWS)
     start = str(projection.attrs.get("horizon_start") or "") or None
     months = int(projection.sizes["month"])
     todo = [sc for sc in scenarios if now[sc.name] < probability]
+    skipped: set[str] = set()
+    if unsized:  # a re-simulation would count the made-up bookings of those segments
+        skipped, todo = {sc.name for sc in todo}, []
     budget = [max_simulations(sc) for sc in todo]
     levers: dict[str, list[dict[str, object]]] = {}
     with StepBar("top-down levers", sum(budget), enabled=progress and bool(todo)) as bar:
@@ -149,13 +164,21 @@ def solve_topdown(
             bar.complete_to(done)
     rows: list[dict[str, object]] = []
     for sc in scenarios:
-        if sc.name not in levers:
+        if sc.name not in levers and sc.name not in skipped:
             rows.append({
                 "scenario": sc.name, "company_target": float(company_target),
                 "attainment_probability": now[sc.name], "target_probability": probability,
                 "lever": "none", "value": 1.0, "achieved_probability": now[sc.name],
                 "change": phrase("none", lang),
             })
+        if sc.name in skipped:
+            rows.append({
+                "scenario": sc.name, "company_target": float(company_target),
+                "attainment_probability": now[sc.name], "target_probability": probability,
+                "lever": "none", "value": float("nan"), "achieved_probability": now[sc.name],
+                "change": phrase("unsized", lang).format(x=", ".join(unsized)),
+            })
+            continue
         for row in levers.get(sc.name, []):
             row["attainment_probability"] = now[sc.name]
             rows.append(row)
@@ -218,6 +241,7 @@ def run_plan(
     progress: bool = True,
     quotas: Quotas | None = None,
     options: ExportOptions | None = None,
+    read: ReadOptions | None = None,
 ) -> PlanResult:
     """Run the whole pipeline and write the plan directory.
 
@@ -266,6 +290,8 @@ def run_plan(
         checked against the data's segments, owners and the horizon before the fit, scored
         after calibration (quota_scores.csv, quota_rollup.csv, a section of the report and a
         sheet of targets.xlsx).
+    read : ReadOptions, optional
+        How the export writes dates and amounts, which Excel sheet (with a path ``data``).
 
     Returns
     -------
@@ -276,6 +302,7 @@ def run_plan(
     from targetsim.model import ModelConfig, fit_funnel, write_fit_outputs
     from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE
     from targetsim.simulate import save_projection, simulate
+    from targetsim.simulate.budget import check_history
 
     if model_config is None and priors is not None:
         model_config = priors
@@ -291,117 +318,131 @@ def run_plan(
         from targetsim.data.teams import read_teams
 
         team_frame = read_teams(teams)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
+    # Locked for the run; files go to a staging folder and into `out` only at the end.
+    with output_folder(out_dir) as out, staged_outputs(out, commit_on=(ConvergenceError,)) as stage:
+        timings: dict[str, float] = {}
 
-    t0 = time.perf_counter()
-    if isinstance(data, str | Path):
-        from targetsim.data import load_funnel
+        t0 = time.perf_counter()
+        if isinstance(data, str | Path):
+            from targetsim.data import load_funnel
 
-        funnel = load_funnel(data, fmt=fmt, mapping=mapping, segment_col=segment_col,
-                             stages=tuple(stages), as_of=as_of, skip_invalid=skip_invalid,
-                             options=options)
-        source = str(data)
-    else:
-        funnel, source = data, getattr(data, "source", "<memory>")
-    if funnel.deals.empty:
-        raise DataError(f"{source}: no opportunities to plan from")
-    if quotas is not None:
-        quotas = _check_quotas_early(quotas, funnel, scenario_objs, start, months)
-    timings["ingest"] = time.perf_counter() - t0
+            funnel = load_funnel(data, fmt=fmt, mapping=mapping, segment_col=segment_col,
+                                 stages=tuple(stages), as_of=as_of, skip_invalid=skip_invalid,
+                                 options=options, read=read)
+            source = str(data)
+        else:
+            funnel, source = data, getattr(data, "source", "<memory>")
+        if funnel.deals.empty:
+            raise DataError(f"{source}: no opportunities to plan from")
+        if company_target is not None and not (
+            funnel.deals["outcome"].eq("won") & funnel.deals["amount"].gt(0)
+        ).any():
+            raise ConfigError(
+                "--company-target is a bookings number, but no won deal of the data has a "
+                "positive amount: only deals-won targets can be set"
+            )
+        if quotas is not None:
+            quotas = _check_quotas_early(quotas, funnel, scenario_objs, start, months)
+        has_cap = any(sc.capacity is not None for sc in scenario_objs)
+        # Refused now rather than after minutes of fitting (simulate checks again, exactly).
+        check_history(funnel, draws, scenario_objs, months,
+                      ("des" if has_cap else "fast") if engine == "auto" else engine)
+        timings["ingest"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    per_chain = (int(mcmc_draws) if mcmc_draws is not None
-                 else max(int(math.ceil(draws / chains)), DEFAULT_DRAWS))
-    if per_chain * chains < draws:
-        raise ConfigError(f"--mcmc-draws {per_chain} x --chains {chains} gives fewer posterior "
-                          f"draws than --draws {draws} simulates")
-    n_tune = tune if tune is not None else DEFAULT_TUNE
-    fit = fit_funnel(funnel, model_config, draws=per_chain, tune=n_tune, chains=chains,
-                     sampler=sampler, random_seed=seed, progress=progress)
-    written = write_fit_outputs(fit, out)
-    files = list(written.values() if isinstance(written, dict) else written)
-    converged = bool(fit.diagnostics.converged)
-    timings["fit"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        per_chain = (int(mcmc_draws) if mcmc_draws is not None
+                     else max(int(math.ceil(draws / chains)), DEFAULT_DRAWS))
+        if per_chain * chains < draws:
+            raise ConfigError(f"--mcmc-draws {per_chain} x --chains {chains} gives fewer "
+                              f"posterior draws than --draws {draws} simulates")
+        n_tune = tune if tune is not None else DEFAULT_TUNE
+        fit = fit_funnel(funnel, model_config, draws=per_chain, tune=n_tune, chains=chains,
+                         sampler=sampler, random_seed=seed, progress=progress)
+        written = write_fit_outputs(fit, stage)
+        files = list(written.values() if isinstance(written, dict) else written)
+        converged = bool(fit.diagnostics.converged)
+        timings["fit"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    params = fit.params(draws, random_seed=seed)
-    _check_arrivals(params, months, converged, out)
-    projection = simulate(params, fit.open_pipeline, scenario_objs, start=start, months=months,
-                          engine=engine, random_seed=seed, workers=workers,
-                          scheduler=scheduler, progress=progress)
-    files.append(save_projection(projection, out / "projection.nc"))
-    timings["simulate"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        params = fit.params(draws, random_seed=seed)
+        _check_arrivals(params, months, converged, out)
+        projection = simulate(params, fit.open_pipeline, scenario_objs, start=start,
+                              months=months, engine=engine, random_seed=seed, workers=workers,
+                              scheduler=scheduler, progress=progress)
+        projection = mark_projection(projection, fit)  # segments without amounts, for calibrate
+        files.append(save_projection(projection, stage / "projection.nc"))
+        timings["simulate"] = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    rows = None
-    if company_target is not None:
-        rows = solve_topdown(projection, params, fit.open_pipeline, scenario_objs,
-                             float(company_target), p, seed=seed, engine=engine, lang=lang,
-                             progress=progress)
-    last_year = _last_year(funnel, out)
-    cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
-                    topdown_rows=rows, lang=lang, currency=currency,
-                    over_assignment=over_assignment, last_year=last_year)
-    files += write_calibration(cal, out)
-    files += _write_expected_close(funnel, out)
-    if quotas is not None:
-        from targetsim.calibrate.score import DEFAULT_TIERS, score_quotas, write_scores
+        t0 = time.perf_counter()
+        rows = None
+        if company_target is not None:
+            rows = solve_topdown(projection, params, fit.open_pipeline, scenario_objs,
+                                 float(company_target), p, seed=seed, engine=engine, lang=lang,
+                                 progress=progress)
+        last_year = _last_year(funnel, stage)
+        cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
+                        topdown_rows=rows, lang=lang, currency=currency,
+                        over_assignment=over_assignment, last_year=last_year)
+        files += write_calibration(cal, stage)
+        files += _write_expected_close(funnel, stage)
+        if quotas is not None:
+            from targetsim.calibrate.score import DEFAULT_TIERS, score_quotas, write_scores
 
-        scores = score_quotas(projection, quotas, tiers=tiers or DEFAULT_TIERS,
-                              targets=cal.targets, company_target=company_target, lang=lang)
-        files += write_scores(scores, out)
-    if team_frame is not None:
-        files.append(_write_teams(team_frame, out))
-    timings["calibrate"] = time.perf_counter() - t0
+            scores = score_quotas(projection, quotas, tiers=tiers or DEFAULT_TIERS,
+                                  targets=cal.targets, company_target=company_target,
+                                  lang=lang)
+            files += write_scores(scores, stage)
+        if team_frame is not None:
+            files.append(_write_teams(team_frame, stage))
+        timings["calibrate"] = time.perf_counter() - t0
 
-    meta: dict[str, Any] = {
-        "targetsim_version": __version__,
-        "data": source,
-        "seed": int(seed),
-        "as_of": str(funnel.as_of.date()),
-        "horizon_start": str(projection.attrs.get("horizon_start", "")),
-        "months": int(projection.sizes["month"]),
-        "probability": p,
-        "tiers": list(tiers) if tiers is not None else None,
-        "company_target": company_target,
-        "scenarios": [sc.name for sc in scenario_objs],
-        "reference_scenario": cal.reference,
-        "segments": list(funnel.segments),
-        "owners": len(funnel.owners),
-        "draws": int(draws),
-        "chains": int(chains),
-        "tune": int(n_tune),
-        "engine": str(projection.attrs.get("engine", engine)),
-        "lang": lang,
-        "currency": currency,
-        "over_assignment": float(over_assignment),
-        "teams": str(teams) if teams is not None else None,
-        "sampler": sampler,
-        "converged": converged,
-        "diagnostics": _diagnostics_dict(fit),
-        "warnings": list(funnel.warnings),
-        "quotas": quotas.source if quotas is not None else None,
-        "allocation": [a.to_dict() for a in cal.allocation_summary],
-        "company_probability": cal.company_probability,
-        "timings_seconds": {},
-    }
-    # plan.json first, so the report can read it; rewritten with the report's timing.
-    _write_plan_json(out, meta | {"timings_seconds": _rounded(timings)})
-    t0 = time.perf_counter()
-    note = None
-    if report:
-        written, note = _write_report(out, lang, progress)
-        files += written
-    timings["report"] = time.perf_counter() - t0
-    timings["total"] = sum(v for k, v in timings.items() if k != "total")
-    meta["timings_seconds"] = _rounded(timings)
-    if note:
-        meta["notes"] = [note]
-    files.append(_write_plan_json(out, meta))
+        meta: dict[str, Any] = {
+            "targetsim_version": __version__,
+            "data": source,
+            "seed": int(seed),
+            "as_of": str(funnel.as_of.date()),
+            "horizon_start": str(projection.attrs.get("horizon_start", "")),
+            "months": int(projection.sizes["month"]),
+            "probability": p,
+            "tiers": list(tiers) if tiers is not None else None,
+            "company_target": company_target,
+            "scenarios": [sc.name for sc in scenario_objs],
+            "reference_scenario": cal.reference,
+            "segments": list(funnel.segments),
+            "owners": len(funnel.owners),
+            "draws": int(draws),
+            "chains": int(chains),
+            "tune": int(n_tune),
+            "engine": str(projection.attrs.get("engine", engine)),
+            "lang": lang,
+            "currency": currency,
+            "over_assignment": float(over_assignment),
+            "teams": str(teams) if teams is not None else None,
+            "sampler": sampler,
+            "converged": converged,
+            "diagnostics": _diagnostics_dict(fit),
+            "warnings": list(funnel.warnings),
+            "notes": list(cal.notes),
+            "quotas": quotas.source if quotas is not None else None,
+            "allocation": [a.to_dict() for a in cal.allocation_summary],
+            "company_probability": cal.company_probability,
+            "timings_seconds": {},
+        }
+        # plan.json first, so the report can read it; rewritten with the report's timing.
+        _write_plan_json(stage, meta | {"timings_seconds": _rounded(timings)})
+        t0 = time.perf_counter()
+        note = None
+        if report:
+            written, note = _write_report(stage, lang, progress)
+            files += written
+        timings["report"] = time.perf_counter() - t0
+        timings["total"] = sum(v for k, v in timings.items() if k != "total")
+        meta["timings_seconds"] = _rounded(timings)
+        if note:
+            meta["notes"] = [*meta["notes"], note]
+        files.append(_write_plan_json(stage, meta))
     return PlanResult(out_dir=out, calibration=cal, converged=converged, timings=timings,
-                      files=tuple(files), metadata=meta)
+                      files=tuple(out / f.name for f in files), metadata=meta)
 
 
 def _check_quotas_early(
@@ -423,16 +464,11 @@ def _check_quotas_early(
 def _write_expected_close(funnel: FunnelData, out: Path) -> list[Path]:
     """expected_close.csv: open deals by the quarter their reps expect (a leading signal)."""
     from targetsim.data.adapters import expected_close_signal
-    from targetsim.io import atomic_path
-    from targetsim.safe_text import neutralise_frame
 
     table = expected_close_signal(funnel.open_pipeline, funnel.as_of)
     if table is None:
         return []
-    with atomic_path(out / "expected_close.csv") as tmp:
-        neutralise_frame(table).to_csv(tmp, index=False, float_format="%.10g",
-                                       lineterminator="\n")
-    return [out / "expected_close.csv"]
+    return [write_csv_atomic(table, out / "expected_close.csv", float_format="%.10g")]
 
 
 #: Monthly arrivals per segment above which a posterior draw is not a plausible funnel.
@@ -461,26 +497,19 @@ def _check_arrivals(params: FunnelParams, months: int, converged: bool, out: Pat
 
 def _last_year(funnel: FunnelData, out: Path) -> Any:
     """Last year's actuals from the data (fit_summary.csv names the drivers of a flag)."""
-    import pandas as pd
-
     from targetsim.calibrate.context import LastYear
 
     fs_path = out / "fit_summary.csv"
     fs = None
     if fs_path.is_file():
-        fs = pd.read_csv(fs_path, dtype={"segment": str, "stage": str},
-                         keep_default_na=False, na_values=[""])
+        fs = read_csv_output(fs_path, dtype={"segment": str, "stage": str},
+                             keep_default_na=False, na_values=[""])
         fs["stage"] = fs["stage"].fillna("")
     return LastYear.from_deals(funnel.deals, funnel.as_of, fs)
 
 
 def _write_teams(teams: Any, out: Path) -> Path:
-    from targetsim.io import atomic_path
-    from targetsim.safe_text import neutralise_frame
-
-    with atomic_path(out / "teams.csv") as tmp:
-        neutralise_frame(teams).to_csv(tmp, index=False, lineterminator="\n")
-    return out / "teams.csv"
+    return write_csv_atomic(teams, out / "teams.csv")
 
 
 def _rounded(timings: dict[str, float]) -> dict[str, float]:
@@ -521,35 +550,37 @@ def run_calibrate(
         raise DataError(f"{path}: no projection here; run `targetsim simulate {out}` first")
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    projection = load_projection(path)
-    rows = None
-    if company_target is not None:
-        _check_options(10, 1, company_target)
-        fit_path = out / "fit.nc"
-        raw = projection.attrs.get("scenarios_json")
-        if fit_path.exists() and raw:
-            from targetsim.model import FunnelFit
+    with output_folder(out, "DIR"):  # one run at a time writes into a plan folder
+        projection = load_projection(path)
+        rows = None
+        if company_target is not None:
+            _check_options(10, 1, company_target)
+            fit_path = out / "fit.nc"
+            raw = projection.attrs.get("scenarios_json")
+            if fit_path.exists() and raw:
+                from targetsim.model import FunnelFit
 
-            fit = FunnelFit.load(fit_path)
-            loaded = json.loads(raw) if isinstance(raw, str) else raw
-            scenarios = [Scenario.model_validate(s) for s in loaded]
-            params = fit.params(min(int(projection.sizes["draw"]), LEVER_DRAWS),
-                                random_seed=seed)
-            rows = solve_topdown(projection, params, fit.open_pipeline, scenarios,
-                                 float(company_target), p, seed=seed, lang=lang,
-                                 progress=progress)
-    from targetsim.calibrate.context import LastYear
+                fit = FunnelFit.load(fit_path)
+                loaded = json.loads(raw) if isinstance(raw, str) else raw
+                scenarios = [Scenario.model_validate(s) for s in loaded]
+                params = fit.params(min(int(projection.sizes["draw"]), LEVER_DRAWS),
+                                    random_seed=seed)
+                rows = solve_topdown(projection, params, fit.open_pipeline, scenarios,
+                                     float(company_target), p, seed=seed, lang=lang,
+                                     progress=progress)
+        from targetsim.calibrate.context import LastYear
 
-    as_of = projection.attrs.get("as_of") or _plan_json(out).get("as_of")
-    last_year = LastYear.from_plan_dir(out, as_of) if as_of else None
-    cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
-                    topdown_rows=rows, lang=lang, currency=currency,
-                    over_assignment=over_assignment, last_year=last_year)
-    files = write_calibration(cal, out)
-    timings["calibrate"] = time.perf_counter() - t0
-    if report:
-        written, _ = _write_report(out, lang, progress)
-        files += written
+        as_of = projection.attrs.get("as_of") or _plan_json(out).get("as_of")
+        last_year = LastYear.from_plan_dir(out, as_of) if as_of else None
+        cal = calibrate(projection, probability=p, tiers=tiers, company_target=company_target,
+                        topdown_rows=rows, lang=lang, currency=currency,
+                        over_assignment=over_assignment, last_year=last_year)
+        with staged_outputs(out) as stage:  # all the calibration files, or none
+            files = [out / f.name for f in write_calibration(cal, stage)]
+        timings["calibrate"] = time.perf_counter() - t0
+        if report:
+            written, _ = _write_report(out, lang, progress)
+            files += written
     return PlanResult(out_dir=out, calibration=cal, converged=True, timings=timings,
                       files=tuple(files), metadata={})
 

@@ -19,6 +19,8 @@ from types import TracebackType
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from targetsim.safe_text import escape_console
+
 
 class StepBar:
     """A bar of ``total`` units for one command, labelled ``"{name}: {what}"``.
@@ -40,7 +42,7 @@ class StepBar:
             TimeElapsedColumn(), console=Console(stderr=True), transient=True,
             disable=not enabled,
         )
-        self._task = self._progress.add_task(name, total=max(int(total), 1))
+        self._task = self._progress.add_task(escape_console(name), total=max(int(total), 1))
 
     @property
     def console(self) -> Console:
@@ -56,8 +58,12 @@ class StepBar:
         self._progress.stop()
 
     def describe(self, what: str) -> None:
-        """Say what is being done now, without advancing."""
-        self._progress.update(self._task, description=f"{self.name}: {what}")
+        """Say what is being done now, without advancing.
+
+        The description may carry data (a scenario's name): the bar renders rich markup, so
+        it is escaped (:func:`targetsim.safe_text.escape_console`).
+        """
+        self._progress.update(self._task, description=escape_console(f"{self.name}: {what}"))
 
     def step(self, what: str | None = None, advance: int = 1) -> None:
         """Count ``advance`` units as done; then say what comes next (if given)."""

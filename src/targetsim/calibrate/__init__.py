@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import xarray as xr
 
+from targetsim.calibrate import amounts
 from targetsim.calibrate.allocation import (
     DEFAULT_OVER_ASSIGNMENT,
     AllocationSummary,
@@ -51,7 +52,8 @@ from targetsim.calibrate.targets import (
 )
 from targetsim.calibrate.topdown import company_probabilities, topdown_frame
 from targetsim.calibrate.topdown import phrase as topdown_phrase
-from targetsim.io import atomic_path, write_text_atomic
+from targetsim.errors import ConfigError
+from targetsim.io import write_csv_atomic, write_text_atomic
 
 __all__ = [
     "FY",
@@ -103,6 +105,9 @@ class Calibration:
         ``P(total FY bookings >= company target)`` per scenario (with ``company_target``).
     over_assignment : float
         Sum of rep quotas ÷ company number.
+    notes : tuple of str
+        What a reader must know (segments without amounts get deals-won targets only:
+        :mod:`targetsim.calibrate.amounts`).
 
     ``targets`` holds the contract columns, then ``quota, quota_probability`` (the one set
     of numbers the documents show: :func:`~targetsim.calibrate.allocation.quota_plan`),
@@ -122,6 +127,7 @@ class Calibration:
     company_probability: dict[str, float] = field(default_factory=dict)
     over_assignment: float = DEFAULT_OVER_ASSIGNMENT
     last_year: LastYear | None = None
+    notes: tuple[str, ...] = ()
 
 
 def calibrate(
@@ -166,9 +172,27 @@ def calibrate(
     """
     p = check_probability(probability)
     check_lang(lang)
-    targets = compute_targets(projection, p)
-    indicators = leading_indicators(projection, p)
+    # Segments without won amounts: no bookings target (amounts.py holds the rule).
+    projection, unsized = amounts.scope_projection(projection)
+    segments = [str(s) for s in projection["segment"].values]
+    none_sized = bool(unsized) and set(unsized) >= set(segments)
+    if none_sized and company_target is not None:
+        raise ConfigError(
+            "--company-target is a bookings number, but no won deal of the data has a positive "
+            "amount: only deals-won targets can be set"
+        )
+
+    def scoped(df: pd.DataFrame | None, name_col: str = "name") -> pd.DataFrame | None:
+        return amounts.drop_unsized(df, unsized, segments, name_col=name_col)
+
+    targets = scoped(compute_targets(projection, p))
+    indicators = scoped(leading_indicators(projection, p), "segment")
     quotas, summary = quota_plan(projection, p, company_target, over_assignment)
+    quotas = scoped(quotas)
+    # the bookings split of levels left without bookings quotas says nothing
+    kept = set(zip(quotas.loc[quotas["metric"].eq("bookings"), "scenario"],
+                   quotas.loc[quotas["metric"].eq("bookings"), "level"], strict=True))
+    summary = [a for a in summary if (a.scenario, a.level) in kept]
     allocation = allocation_frame(quotas, summary)
     targets = with_quotas(targets, quotas)
     if last_year is not None:
@@ -176,7 +200,7 @@ def calibrate(
                               last_year.fit_summary, last_year.as_of)
     stress = stress_test(projection, targets)
     ref = reference_scenario(projection["scenario"].values)
-    tiers_df = compute_tiers(projection, tiers) if tiers is not None else None
+    tiers_df = scoped(compute_tiers(projection, tiers)) if tiers is not None else None
     company_p: dict[str, float] = {}
     topdown = None
     if company_target is not None:
@@ -202,6 +226,7 @@ def calibrate(
         probability=p, reference=ref, tiers=tiers_df, topdown=topdown,
         company_probability=company_p, over_assignment=float(over_assignment),
         last_year=last_year,
+        notes=tuple(n for n in [amounts.note(unsized, segments)] if n),
     )
 
 
@@ -227,10 +252,9 @@ def with_quotas(targets: pd.DataFrame, quotas: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> Path:
-    with atomic_path(path) as tmp:
-        # Fixed float format: same numbers → same bytes on every platform.
-        df.to_csv(tmp, index=False, float_format="%.10g", lineterminator="\n")
-    return path
+    # Fixed float format: same numbers → same bytes on every platform; text cells that a
+    # spreadsheet would run as formulas are neutralised (targetsim.io.write_csv_atomic).
+    return write_csv_atomic(df, path, float_format="%.10g")
 
 
 def write_calibration(cal: Calibration, out_dir: str | Path) -> list[Path]:

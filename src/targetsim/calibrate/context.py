@@ -38,6 +38,7 @@ import numpy as np
 import pandas as pd
 
 from targetsim.calibrate.periods import FY
+from targetsim.io import read_csv_output
 
 #: Columns of actuals.csv.
 ACTUALS_COLUMNS = [
@@ -101,15 +102,15 @@ class LastYear:
         if not (d / "actuals.csv").is_file() or not (d / "last_year.csv").is_file():
             return None
         strs = {"segment": str, "owner": str, "month": str, "level": str, "name": str}
-        actuals = pd.read_csv(d / "actuals.csv", dtype=strs, keep_default_na=False,
-                              na_values=[""])
+        actuals = read_csv_output(d / "actuals.csv", dtype=strs, keep_default_na=False,
+                                  na_values=[""])
         actuals["owner"] = actuals["owner"].fillna("")
-        ly = pd.read_csv(d / "last_year.csv", dtype=strs, keep_default_na=False,
-                         na_values=[""])
+        ly = read_csv_output(d / "last_year.csv", dtype=strs, keep_default_na=False,
+                             na_values=[""])
         fs = None
         if (d / "fit_summary.csv").is_file():
-            fs = pd.read_csv(d / "fit_summary.csv", dtype={"segment": str, "stage": str},
-                             keep_default_na=False, na_values=[""])
+            fs = read_csv_output(d / "fit_summary.csv", dtype={"segment": str, "stage": str},
+                                 keep_default_na=False, na_values=[""])
             fs["stage"] = fs["stage"].fillna("")
         return cls(actuals, ly, pd.Timestamp(as_of), fs)
 

@@ -6,15 +6,28 @@ quotas already. :func:`score_quotas` gives each such number its probability of a
 under every scenario of a plan, where it sits in the simulated band, and a verdict in
 words; :func:`rollup` says how the proposals add up against the company number.
 
-Input (:func:`read_quotas`): CSV, Parquet or Excel with ``level, name, period, metric,
-target``; a ``quota`` column, when there is one, is the number scored (a ``target`` beside
-it, the plan's, is then left aside); an optional ``scenario`` column scores a row under
-that scenario only, otherwise every quota is scored under every scenario of the plan.
-The quota sheet ``targets.xlsx`` works as it is, edited or not: every sheet with ``name``,
-``period``, ``metric`` and a target or quota column is read, its level taken from a
-``level`` column or from the sheet's name (``Total``, ``Segments``, ``Owners``), its
-headers in English or French; a workbook with a ``Quotas`` sheet (targets.xlsx of a plan
-made with ``--quotas``) is read from that sheet alone.
+Input (:func:`read_quotas`), in one of two layouts:
+
+* **long**: CSV, Parquet or Excel with ``level, name, period, metric, target``; a ``quota``
+  column, when there is one, is the number scored (a ``target`` beside it, the plan's, is
+  then left aside); an optional ``scenario`` column scores a row under that scenario only,
+  otherwise every quota is scored under every scenario of the plan. Every sheet of a
+  workbook with those columns is read, its level taken from a ``level`` column or from the
+  sheet's name (``Total``, ``Segments``, ``Owners``), headers in English or French.
+* **the quota sheet** as targets.xlsx has it (:mod:`targetsim.report.excel`), handed back
+  edited or not: one row per rep (the ``Quotas`` sheet: ``Rep``/``Commercial``, ``FY
+  quota``/``Quota annuel``, a column per quarter ``Q1 2018``/``T1 2018``, ``Deals won
+  quota``), or per segment (the ``Segments`` sheet of a plan without reps), headers in
+  English or French; each number of those columns is a quota (FY or that quarter; bookings,
+  or deals won for the deals column); the total row, the probabilities, bands and last
+  year's figures are left aside. The same columns saved as CSV read the same way.
+
+Which sheets of a workbook: ``--sheet NAME`` names one; otherwise the ``Scored quotas``
+sheet (the proposals a plan made with ``--quotas`` scored) when there is one, else the
+``Quotas`` sheet (else ``Segments``), else every sheet in the long layout. A workbook with
+both ``Scored quotas`` and ``Quotas`` is read from the first, with a warning naming the
+other (``--sheet`` reads it instead). Quarters of a row that no longer add up to its FY
+quota (an FY quota edited by hand) are pointed out: each number is scored as it stands.
 
 Verdicts, from the tiers ``floor > target > stretch`` (``--tiers``; the plan's own tiers,
 else 0.9, 0.6, 0.3): a quota reached with probability at least ``floor`` is **too easy**;
@@ -49,6 +62,7 @@ from targetsim.calibrate.targets import (
     parse_tiers,
 )
 from targetsim.errors import ConfigError, DataError, ModelMismatchError
+from targetsim.safe_text import restore_formula
 
 #: Columns a quota file needs (``scenario`` is optional).
 QUOTA_COLUMNS = ("level", "name", "period", "metric", "target")
@@ -191,27 +205,170 @@ def parse_target(value: object) -> float | None:
         return math.nan
 
 
-def _frames(path: Path) -> list[tuple[str | None, pd.DataFrame]]:
-    """(sheet name or None, raw table) of a quota file."""
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        if not path.is_file():
-            raise DataError(f"{path}: file not found.")
+def _sheet_names(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DataError(f"{path}: file not found.")
+    try:
+        from openpyxl import load_workbook
+
+        wb = load_workbook(path, read_only=True)
+    except Exception as exc:  # zipfile/openpyxl raise many types for a corrupt file
+        raise DataError(f"{path}: cannot be read as Excel: {' '.join(str(exc).split())}"
+                        ) from None
+    try:
+        return list(wb.sheetnames)
+    finally:
+        wb.close()
+
+
+def _frames(path: Path, sheet: str | None = None
+            ) -> tuple[list[tuple[str | None, pd.DataFrame]], list[str]]:
+    """(sheet name or None, raw table) of a quota file, and warnings (which sheets).
+
+    Tables come from :func:`targetsim.data.readers.read_table`: cells as written, the
+    index holds the rows as a spreadsheet numbers them.
+    """
+    from targetsim.data.readers import EXCEL_SUFFIXES, read_table
+
+    if path.suffix.lower() not in EXCEL_SUFFIXES:
+        if sheet is not None:
+            raise DataError(f"{path}: --sheet applies to Excel files only.")
+        return [(None, read_table(path))], []
+    names = _sheet_names(path)
+    if sheet is not None:
+        if sheet not in names:
+            raise DataError(f"{path}: no sheet named {sheet!r}; the sheets are "
+                            + ", ".join(repr(n) for n in names) + ".")
+        return [(sheet, read_table(path, sheet=sheet))], []
+    frames: list[tuple[str | None, pd.DataFrame]] = []
+    for name in names:
         try:
-            sheets = pd.read_excel(path, sheet_name=None, engine="openpyxl", dtype=object)
-        except Exception as exc:  # openpyxl raises many types for a corrupt file
-            raise DataError(f"{path}: cannot be read as Excel: {exc}") from None
-        # a sheet of scored quotas (targets.xlsx after plan --quotas) holds the proposals
-        if QUOTA_SHEET in sheets:
-            sheets = {QUOTA_SHEET: sheets[QUOTA_SHEET]}
-        return [(name, df.astype(object).where(pd.notna(df), None))
-                for name, df in sheets.items()]
-    from targetsim.data.readers import read_table
+            frames.append((name, read_table(path, sheet=name)))
+        except DataError:  # an empty or unreadable sheet holds no quota
+            continue
+    kinds = {name: _layout(raw, name) for name, raw in frames}
+    wide = [n for n, k in kinds.items() if k == "owner"] or [
+        n for n, k in kinds.items() if k == "segment"]
+    if QUOTA_SHEET in kinds and kinds[QUOTA_SHEET] == "long":
+        # the proposals a plan made with --quotas scored: what is being negotiated
+        notes = [f"{path}: read the {QUOTA_SHEET!r} sheet (the proposals scored with the "
+                 f"plan); the {wide[0]!r} sheet is left aside: give --sheet {wide[0]!r} to "
+                 "score its quotas instead."] if wide else []
+        return [(n, r) for n, r in frames if n == QUOTA_SHEET], notes
+    if wide:
+        return [(n, r) for n, r in frames if n == wide[0]], []
+    return frames, []
 
-    return [(None, read_table(path))]
+
+# ---------------------------------------------------------------- the quota sheet (wide)
 
 
-def read_quotas(path: str | Path) -> Quotas:
+def _wide_headers() -> dict[str, dict[str, str]]:
+    """Normalised header → role in the quota sheet, per language of targets.xlsx."""
+    from targetsim.report.excel import XLSX_LABELS
+
+    roles: dict[str, dict[str, str]] = {"owner": {}, "segment": {}, "fy": {}, "deals": {},
+                                        "total": {}}
+    for lab in XLSX_LABELS.values():
+        roles["owner"][_norm(lab["rep"])] = "owner"
+        roles["segment"][_norm(lab["segment"])] = "segment"
+        roles["fy"][_norm(lab["fy"])] = "fy"
+        roles["deals"][_norm(lab["deals"])] = "deals"
+        roles["total"][_norm(lab["total"])] = "total"
+    roles["owner"].update({"owner": "owner", "rep": "owner"})
+    roles["fy"].update({"fy": "fy", "fy quota": "fy"})
+    return roles
+
+
+def _layout(raw: pd.DataFrame, sheet: str | None) -> str | None:
+    """``long``, ``owner`` / ``segment`` (the quota sheet, one row per rep / segment) or None."""
+    headers = _header_names()
+    fields = {headers.get(_norm(c)) for c in raw.columns}
+    level_ok = "level" in fields or (sheet is not None and _norm(sheet) in SHEET_LEVELS)
+    if {"name", "period", "metric"} <= fields and fields & {"target", "quota"} and level_ok:
+        return "long"
+    roles = _wide_headers()
+    cols = [_norm(c) for c in raw.columns]
+    numbers = any(c in roles["fy"] or c in roles["deals"] or _period(c) not in (None, FY)
+                  for c in cols)
+    if not numbers:
+        return None
+    if any(c in roles["owner"] for c in cols):
+        return "owner"
+    if cols and cols[0] in roles["segment"]:
+        return "segment"
+    return None
+
+
+def _wide_table(raw: pd.DataFrame, sheet: str | None, level: str) -> tuple[pd.DataFrame,
+                                                                            list[str]]:
+    """The quota sheet's rows as long quota rows, and a warning per edited row set."""
+    roles = _wide_headers()
+    name_col = next(c for c in raw.columns if _norm(c) in roles[level])
+    numbers: list[tuple[object, str, str]] = []  # (column, period, metric)
+    for c in raw.columns:
+        key = _norm(c)
+        if key in roles["fy"]:
+            numbers.append((c, FY, "bookings"))
+        elif key in roles["deals"]:
+            numbers.append((c, FY, "deals_won"))
+        elif (period := _period(c)) not in (None, FY):
+            numbers.append((c, period, "bookings"))
+    names = raw[name_col]
+    total = names.map(lambda v: v is not None and _norm(v) in roles["total"]).to_numpy()
+    blank = names.map(lambda v: v is None or not str(v).strip()).to_numpy()
+    keep = ~total & ~blank
+    rows = raw.index.to_numpy()
+    here = "" if sheet is None else f"sheet {sheet!r} "
+    parts = []
+    for col, period, metric in numbers:
+        parts.append(pd.DataFrame({
+            "level": level, "name": names[keep].to_numpy(dtype=object),
+            "period": period, "metric": metric,
+            "target": raw.loc[keep, col].to_numpy(dtype=object),
+            "scenario": None,
+            "where": [f"{here}row {r} column {str(col)!r}" for r in rows[keep]],
+        }))
+    table = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["level", "name", "period", "metric", "target", "scenario", "where"])
+    return table, _unphased(raw.loc[keep], name_col, numbers, here, rows[keep])
+
+
+def _unphased(raw: pd.DataFrame, name_col: object, numbers: list[tuple[object, str, str]],
+              here: str, rows: np.ndarray) -> list[str]:
+    """Rows whose quarters no longer add up to their FY quota (an FY quota edited by hand)."""
+    fy = [c for c, p, m in numbers if p == FY and m == "bookings"]
+    quarters = [c for c, p, m in numbers if p != FY]
+    if not fy or not quarters:
+        return []
+    year = raw[fy[0]].map(parse_target).astype(float).to_numpy()
+    parts = np.column_stack([raw[c].map(parse_target).astype(float).to_numpy()
+                             for c in quarters])
+    total = parts.sum(axis=1)
+    ok = np.isfinite(year) & np.isfinite(parts).all(axis=1)
+    off = ok & (np.abs(total - year) > 0.5 + 1e-6 * np.abs(year))
+    if not off.any():
+        return []
+    shown = "; ".join(
+        f"row {r} {str(n)!r}: FY {y:,.0f}, quarters {t:,.0f}"
+        for r, n, y, t in zip(rows[off][:SHOW], raw[name_col].to_numpy()[off][:SHOW],
+                              year[off][:SHOW], total[off][:SHOW], strict=True))
+    more = f"; ... and {int(off.sum()) - SHOW} more" if off.sum() > SHOW else ""
+    place = here.strip() or "the file"
+    return [f"{place}: the quarters of {int(off.sum())} row(s) do not add up to their "
+            f"{str(fy[0])!r} ({shown}{more}): each number is scored as it stands; spread an "
+            "edited FY quota over the quarters to score the quarters it implies."]
+
+
+def read_quotas(path: str | Path, sheet: str | None = None) -> Quotas:
     """Read proposed or existing quotas (see the module docstring for the layouts).
+
+    Parameters
+    ----------
+    path : str or Path
+        CSV, Parquet or Excel file.
+    sheet : str, optional
+        Excel only: the sheet to read (default: see the module docstring).
 
     Raises
     ------
@@ -224,7 +381,14 @@ def read_quotas(path: str | Path) -> Quotas:
     headers = _header_names()
     parts: list[pd.DataFrame] = []
     skipped_sheets: list[str] = []
-    for sheet, raw in _frames(p):
+    frames, notes = _frames(p, sheet)
+    for sheet, raw in frames:
+        layout = _layout(raw, sheet)
+        if layout in ("owner", "segment"):
+            wide, unphased = _wide_table(raw, sheet, layout)
+            notes += [f"{source}: {u}" for u in unphased]
+            parts.append(wide)
+            continue
         cols: dict[str, str] = {}
         for c in raw.columns:
             field = headers.get(_norm(c))
@@ -236,18 +400,20 @@ def read_quotas(path: str | Path) -> Quotas:
         if target_col is None or any(f not in cols for f in needed) or (
             "level" not in cols and level_from_sheet is None
         ):
-            if sheet is not None:
+            if sheet is not None and len(frames) > 1:
                 skipped_sheets.append(sheet)
                 continue
             missing = [f for f in QUOTA_COLUMNS if f not in cols and not (
                 f == "target" and target_col is not None)]
             raise DataError(
-                f"{source}: a quota file needs the columns {', '.join(QUOTA_COLUMNS)} "
-                f"(one row per quota); missing {', '.join(missing)}. The file has: "
+                f"{source}{'' if sheet is None else f', sheet {sheet!r}'}: a quota file needs "
+                f"the columns {', '.join(QUOTA_COLUMNS)} (one row per quota), or the quota "
+                f"sheet's (Rep, FY quota, a column per quarter); missing "
+                f"{', '.join(missing)}. The file has: "
                 f"{', '.join(repr(c) for c in list(raw.columns)[:20])}."
             )
-        where = [f"row {i + 2}" if sheet is None else f"sheet {sheet!r} row {i + 2}"
-                 for i in range(len(raw))]
+        rows = raw.index.to_numpy() if raw.index.name == "row" else np.arange(len(raw)) + 2
+        where = [f"row {r}" if sheet is None else f"sheet {sheet!r} row {r}" for r in rows]
         level = raw[cols["level"]] if "level" in cols else pd.Series(level_from_sheet,
                                                                      index=raw.index)
         parts.append(pd.DataFrame({
@@ -266,12 +432,12 @@ def read_quotas(path: str | Path) -> Quotas:
             f"name, period, metric, target or quota); sheets: {', '.join(skipped_sheets)}."
         )
     table = pd.concat(parts, ignore_index=True)
-    return _clean(table, source)
+    return _clean(table, source, notes)
 
 
-def _clean(table: pd.DataFrame, source: str) -> Quotas:
+def _clean(table: pd.DataFrame, source: str, notes: Sequence[str] = ()) -> Quotas:
     problems: list[str] = []
-    warnings: list[str] = []
+    warnings: list[str] = list(notes)
 
     def report(mask: np.ndarray, column: str, what: str, values: pd.Series) -> None:
         pos = np.flatnonzero(mask)
@@ -305,6 +471,9 @@ def _clean(table: pd.DataFrame, source: str) -> Quotas:
     name = table["name"].map(lambda v: None if v is None or (
         isinstance(v, float) and math.isnan(v)) else (str(int(v)) if isinstance(v, float)
                                                        and v.is_integer() else str(v).strip()))
+    # targets.xlsx and the CSV outputs put an apostrophe before a name that looks like a
+    # formula (targetsim.safe_text): read back, the name is the plan's again
+    name = name.map(restore_formula)
     name = name.where(level.ne("total"), TOTAL)
     report((name.isna() | name.eq("")).to_numpy(), "name", "empty name", table["name"])
     scenario = table["scenario"].map(lambda v: None if v is None or (
@@ -330,10 +499,11 @@ def _period(v: object) -> str | None:
     if v is None:
         return None
     text = str(v).strip().upper()
-    if text == FY:
+    if text in (FY, "FULL YEAR", "ANNÉE", "ANNEE"):  # the long sheet's words for the year
         return FY
-    m = re.fullmatch(r"(\d{4})\s*[-_ ]?\s*Q([1-4])", text) or re.fullmatch(
-        r"Q([1-4])\s*[-_ ]?\s*(\d{4})", text)
+    # Q1 2018, 2018-Q1; the French quota sheet writes T1 2018 (trimestre)
+    m = re.fullmatch(r"(\d{4})\s*[-_ ]?\s*[QT]([1-4])", text) or re.fullmatch(
+        r"[QT]([1-4])\s*[-_ ]?\s*(\d{4})", text)
     if not m:
         return None
     year, q = (m[1], m[2]) if len(m[1]) == 4 else (m[2], m[1])
@@ -621,10 +791,12 @@ def score_plan(
     tiers: tuple[float, float, float] | None = None,
     company_target: float | None = None,
     lang: str | None = None,
+    sheet: str | None = None,
 ) -> tuple[QuotaScores, Quotas, dict]:
     """Read a plan directory and a quota file, check and score the quotas.
 
-    ``tiers``, ``company_target`` and ``lang`` default to the plan's own (plan.json).
+    ``tiers``, ``company_target`` and ``lang`` default to the plan's own (plan.json);
+    ``sheet`` is the workbook's sheet to read (:func:`read_quotas`).
 
     Returns
     -------
@@ -642,14 +814,16 @@ def score_plan(
             raise DataError(f"{d / 'plan.json'}: not readable JSON ({exc})") from None
     targets = None
     if (d / "targets.csv").is_file():
-        targets = pd.read_csv(d / "targets.csv", dtype={"name": str, "scenario": str},
-                              keep_default_na=False, na_values=[""])
+        from targetsim.io import read_csv_output
+
+        targets = read_csv_output(d / "targets.csv", dtype={"name": str, "scenario": str},
+                                  keep_default_na=False, na_values=[""])
     if tiers is None:
         tiers = tuple(meta["tiers"]) if meta.get("tiers") else DEFAULT_TIERS
     if company_target is None and meta.get("company_target"):
         company_target = float(meta["company_target"])
     lang = lang or str(meta.get("lang") or "en")
-    quotas = read_quotas(quotas_path)
+    quotas = read_quotas(quotas_path, sheet=sheet)
     quotas = check_quotas(quotas, names=plan_names(projection),
                           periods=list(period_months(projection)),
                           scenarios=[str(s) for s in projection["scenario"].values])
@@ -660,17 +834,11 @@ def score_plan(
 
 def write_scores(result: QuotaScores, out_dir: str | Path) -> list[Path]:
     """Write quota_scores.csv and quota_rollup.csv (atomically, text from data neutralised)."""
-    from targetsim.io import atomic_path
-    from targetsim.safe_text import neutralise_frame
+    from targetsim.io import write_csv_atomic
 
     out = Path(out_dir)
-    files = []
-    for df, name in ((result.scores, SCORES_FILE), (result.rollup, ROLLUP_FILE)):
-        with atomic_path(out / name) as tmp:
-            neutralise_frame(df).to_csv(tmp, index=False, float_format="%.10g",
-                                        lineterminator="\n")
-        files.append(out / name)
-    return files
+    return [write_csv_atomic(df, out / name, float_format="%.10g")
+            for df, name in ((result.scores, SCORES_FILE), (result.rollup, ROLLUP_FILE))]
 
 
 #: The roll-up in words, per language (see :func:`summary_lines`).

@@ -138,6 +138,7 @@ _PHRASES = {
     "en": {
         "none": "no change needed",
         "not_simulated": "levers not re-simulated (no fit.nc in the plan)",
+        "unsized": "levers not re-simulated: segment(s) without amounts {x}",
         "lead_no": "not reachable with up to {x} leads alone",
         "win_no": "not reachable with win rate alone",
         "hire_no": "not reachable with up to {x} hires per segment alone",
@@ -148,6 +149,7 @@ _PHRASES = {
     "fr": {
         "none": "aucun changement nécessaire",
         "not_simulated": "leviers non resimulés (pas de fit.nc dans le plan)",
+        "unsized": "leviers non resimulés : segment(s) sans montants {x}",
         "lead_no": "inatteignable avec jusqu'à {x} de leads seulement",
         "win_no": "inatteignable par le seul taux de transformation",
         "hire_no": "inatteignable avec jusqu'à {x} recrutements par segment seulement",

@@ -1,10 +1,17 @@
-"""Options and helpers shared by every command that reads a CRM export.
+"""Options and helpers shared by every command: data options, and the one console.
 
 ``fit``, ``plan``, ``track``, ``backtest`` and ``ingest`` declare the same data options with
 these annotations and turn them into funnel facts with :func:`funnel_from_cli`, so a user
 learns one set of flags. The options about what an export *means* (stage names, stage
 history, currencies, placeholder amounts) travel together as one
 :class:`~targetsim.data.adapters.ExportOptions` built by :func:`export_options`.
+
+Every command prints through :func:`console` (or :func:`err_console`): a rich console for
+which every plain string is text, never markup. Data text (segment and owner names, cells
+quoted in messages, paths) is escaped with :func:`targetsim.safe_text.escape_console`
+wherever rich would read markup (printed strings, table cells, titles), so a segment named
+``[/]`` or ``[link=http://x]`` prints as written. The CLI's own styling goes through
+:func:`styled`, whose template is ours and whose values are escaped.
 
 Examples
 --------
@@ -22,13 +29,60 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
+from rich.text import Text
 
 from targetsim.errors import ConfigError
+from targetsim.safe_text import escape_console
 
 if TYPE_CHECKING:
     from targetsim.data.adapters import ExportOptions
     from targetsim.data.funnel import FunnelData, Opportunities
+    from targetsim.data.options import ReadOptions
+
+
+class SafeConsole(Console):
+    """A rich console that never reads markup in a plain string (see the module docstring)."""
+
+    def render_str(self, text: str, **kwargs):  # noqa: ANN003, ANN201 - rich's signature
+        kwargs["markup"] = True  # the escaped text renders as written, markup on or off
+        kwargs["emoji"] = False  # ":smile:" in a name stays text
+        return super().render_str(escape_console(text), **kwargs)
+
+
+def console(*, stderr: bool = False, width: int | None = None) -> SafeConsole:
+    """The console every command prints with (stdout, or stderr for messages)."""
+    return SafeConsole(stderr=stderr, width=width, emoji=False)
+
+
+def err_console() -> SafeConsole:
+    """The console for errors, warnings and progress (stderr)."""
+    return console(stderr=True)
+
+
+def styled(template: str, *values: object, **fields: object) -> Text:
+    """Our markup ``template`` with its ``{}`` / ``{name}`` fields filled by escaped values.
+
+    The template is the CLI's own text (``[yellow]warning:[/] ...``, the summary words of
+    each language); every value put into it is data and goes through
+    :func:`targetsim.safe_text.escape_console`, so the styling renders and the data prints
+    as written.
+
+    Examples
+    --------
+    >>> styled("[yellow]warning:[/] {}", "[/] is a segment").plain
+    'warning: [/] is a segment'
+    >>> styled("[bold]{name}[/] {n}", name="[red]x", n=3).plain
+    '[red]x 3'
+    """
+    text = template.format(*(escape_console(v) for v in values),
+                           **{k: escape_console(v) for k, v in fields.items()})
+    return Text.from_markup(text, emoji=False)
+
+
+#: Longest horizon ``--months`` accepts: targetsim.simulate.scenario.MAX_MONTHS, written out
+#: because importing targetsim.simulate loads PyMC at every start of the CLI (a test keeps
+#: the two equal).
+MAX_MONTHS = 60
 
 DataArg = Annotated[
     Path,
@@ -126,8 +180,36 @@ AmountsOpt = Annotated[
         "'keep': amounts as they are; 'unknown': no amounts (deals-won targets only).",
     ),
 ]
-
-_err = Console(stderr=True)
+DateFormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--date-format",
+        help="Format of every date cell, e.g. %d/%m/%Y (default: detected on each whole "
+        "column).",
+    ),
+]
+DayfirstOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--dayfirst/--monthfirst",
+        help="Numeric dates like 05/01/2017 are day/month/year (--dayfirst) or month/day/year "
+        "(--monthfirst). Default: decided by the data; a column that reads both ways stops.",
+    ),
+]
+DecimalOpt = Annotated[
+    str,
+    typer.Option(
+        "--decimal",
+        help="Decimal mark of amounts: '.' (1,234.50) or ',' (1.234,50 or 1 234,50).",
+    ),
+]
+SheetOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--sheet",
+        help="Excel sheet to read (default: the first sheet that has the needed columns).",
+    ),
+]
 
 
 def export_options(
@@ -200,10 +282,30 @@ def parse_stages(stages: str | None) -> tuple[str, ...]:
     return tuple(s.strip() for s in stages.split(",") if s.strip())
 
 
+def read_options(
+    date_format: str | None = None,
+    dayfirst: bool | None = None,
+    decimal: str = ".",
+    sheet: str | None = None,
+) -> ReadOptions:
+    """The data-reading options (``--date-format``, ``--dayfirst``, ``--decimal``, ``--sheet``).
+
+    Raises
+    ------
+    ConfigError
+        An option is malformed or two of them contradict each other (exit code 2).
+    """
+    from targetsim.data.options import ReadOptions
+
+    return ReadOptions(date_format=date_format, dayfirst=dayfirst, decimal=decimal.strip(),
+                       sheet=sheet)
+
+
 def print_warnings(warnings: tuple[str, ...] | list[str]) -> None:
     """Print data warnings on stderr, so stdout stays clean for ``--json``."""
+    err = err_console()
     for w in warnings:
-        _err.print(f"[yellow]warning:[/] {escape(w)}", highlight=False, soft_wrap=True)
+        err.print(styled("[yellow]warning:[/] {}", w), highlight=False, soft_wrap=True)
 
 
 def opportunities_from_cli(
@@ -215,6 +317,7 @@ def opportunities_from_cli(
     as_of: str | None,
     skip_invalid: bool,
     options: ExportOptions | None = None,
+    read: ReadOptions | None = None,
 ) -> Opportunities:
     """Load validated opportunities from the shared data options; warnings go to stderr."""
     from targetsim.data import load_opportunities
@@ -228,6 +331,7 @@ def opportunities_from_cli(
         as_of=as_of,
         skip_invalid=skip_invalid,
         options=options,
+        read=read,
     )
     print_warnings(opps.warnings)
     return opps
@@ -242,6 +346,7 @@ def funnel_from_cli(
     as_of: str | None,
     skip_invalid: bool,
     options: ExportOptions | None = None,
+    read: ReadOptions | None = None,
 ) -> FunnelData:
     """Load a CRM export from the shared data options and compute its funnel facts.
 
@@ -263,6 +368,8 @@ def funnel_from_cli(
         Drop invalid rows with a warning instead of failing.
     options : ExportOptions, optional
         Stage names, stage history, currencies, placeholder amounts (:func:`export_options`).
+    read : ReadOptions, optional
+        How the file writes dates and amounts, which Excel sheet (:func:`read_options`).
 
     Returns
     -------
@@ -279,5 +386,5 @@ def funnel_from_cli(
 
     return build_funnel(
         opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid,
-                               options)
+                               options, read)
     )

@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from targetsim.cli._common import console, styled
 from targetsim.cli.plan import (
     CompanyTargetOpt,
     CurrencyOpt,
@@ -57,4 +57,7 @@ def register(app: typer.Typer) -> None:
             over_assignment=over_assignment, seed=seed,
         )
         result = replace(result, metadata={"lang": lang, "currency": currency})
-        print_summary(result, Console())
+        out = console()
+        for note in result.calibration.notes:
+            out.print(styled("[yellow]note:[/] {}", note), highlight=False)
+        print_summary(result, out)

@@ -8,28 +8,34 @@ import sys
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from targetsim.cli._common import (
     AmountsOpt,
     AsOfOpt,
     DataArg,
+    DateFormatOpt,
+    DayfirstOpt,
+    DecimalOpt,
     FormatOpt,
     FxOpt,
     LostStagesOpt,
     MapOpt,
+    SafeConsole,
     SegmentColOpt,
+    SheetOpt,
     SkipInvalidOpt,
     StageHistoryOpt,
     StageOrderOpt,
     StagesOpt,
     WonStagesOpt,
+    console,
     export_options,
     funnel_from_cli,
+    read_options,
+    styled,
 )
 from targetsim.data.facts import FunnelFacts, GroupFacts, summarize_funnel
-from targetsim.safe_text import escape_console
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the facts as JSON on stdout only.")]
 WideOpt = Annotated[bool, typer.Option("--wide", help="Every column (about 170 characters "
@@ -89,28 +95,30 @@ def _group_table(title: str, first: str, groups: list[GroupFacts], wide: bool = 
     columns = _GROUP_COLUMNS if wide else _COMPACT_COLUMNS
     table = Table(title=title, title_justify="left", header_style="bold",
                   pad_edge=False, padding=(0, 1) if wide else (0, 0, 0, 1))
-    # Long names wrap in the compact view rather than pushing numbers off an 80-column screen.
-    table.add_column(first, no_wrap=wide, max_width=None if wide else 18)
+    # Long names wrap (a word longer than the column folds) in the compact view rather than
+    # pushing numbers off an 80-column screen: the whole name is shown, never cut.
+    table.add_column(first, no_wrap=wide, max_width=None if wide else 18,
+                     overflow="ellipsis" if wide else "fold")
     for head, _, _ in columns:
         table.add_column(head, justify="right", no_wrap=True)
     for g in groups:
         style = "bold" if g.level == "total" else None
         table.add_row(
-            escape_console(g.name), *(_fmt(getattr(g, attr), kind) for _, attr, kind in columns),
+            g.name, *(_fmt(getattr(g, attr), kind) for _, attr, kind in columns),
             style=style,
         )
     return table
 
 
-def print_facts(facts: FunnelFacts, console: Console, wide: bool = False) -> None:
+def print_facts(facts: FunnelFacts, console: SafeConsole, wide: bool = False) -> None:
     """Print the facts as rich tables: segments and total, owners, stages.
 
     The default view has seven columns and fits 80 characters; ``wide`` prints all 14.
     """
     console.print(
-        f"[bold]{escape_console(facts.source)}[/]  as of {facts.as_of.date()}, "
-        f"{facts.months_observed:.1f} months of arrivals"
-        + (f", stages: {' → '.join(facts.stages)}" if facts.stages else ""),
+        styled("[bold]{}[/]  as of {}, {} months of arrivals{}", facts.source,
+               facts.as_of.date(), f"{facts.months_observed:.1f}",
+               f", stages: {' → '.join(facts.stages)}" if facts.stages else ""),
         highlight=False,
     )
     groups = [*facts.segments, facts.total]
@@ -125,12 +133,26 @@ def print_facts(facts: FunnelFacts, console: Console, wide: bool = False) -> Non
             t.add_column(head, justify="left" if left else "right", no_wrap=left)
         for s in facts.stage_facts:
             t.add_row(
-                escape_console(s.segment),
-                escape_console(f"{s.from_stage} → {s.to_stage}"), _fmt(s.entered, "int"),
+                s.segment, f"{s.from_stage} → {s.to_stage}", _fmt(s.entered, "int"),
                 _fmt(s.converted, "int"), _fmt(s.lost, "int"), _fmt(s.open, "int"),
                 _fmt(s.conversion, "pct"), _fmt(s.median_days, "num"),
             )
         console.print(t)
+    zeros = [g for g in facts.segments if g.won_zero_amount]
+    if zeros:
+        console.print(
+            f"won deals with an amount of 0: {facts.total.won_zero_amount:,} ("
+            + ", ".join(f"{g.name}: {g.won_zero_amount:,}" for g in zeros)
+            + "); they count as wins, not in deal sizes.",
+            highlight=False,
+        )
+    unsized = [g.name for g in facts.segments if g.won_with_amount == 0]
+    if unsized:
+        console.print(
+            "no won deal with a positive amount in: " + ", ".join(unsized)
+            + " (deals-won targets only).",
+            highlight=False,
+        )
     if wide:
         note = ("win rate = won / (won + lost); coverage = open pipeline value / bookings of "
                 "the last 365 days; open deals' values may be estimates.")
@@ -157,16 +179,21 @@ def ingest(
     stage_history: StageHistoryOpt = None,
     fx: FxOpt = None,
     amounts: AmountsOpt = "auto",
+    date_format: DateFormatOpt = None,
+    dayfirst: DayfirstOpt = None,
+    decimal: DecimalOpt = ".",
+    sheet: SheetOpt = None,
 ) -> None:
     """Validate a CRM export and print its funnel facts (per segment, total, owner, stage)."""
     options = export_options(won_stages, lost_stages, stage_order, stage_history, fx, amounts)
+    read = read_options(date_format, dayfirst, decimal, sheet)
     funnel = funnel_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid,
-                             options)
+                             options, read)
     facts = summarize_funnel(funnel)
     if as_json:
         sys.stdout.write(json.dumps(facts.to_dict(), indent=2) + "\n")
         return
-    print_facts(facts, Console(), wide=wide)
+    print_facts(facts, console(), wide=wide)
 
 
 def register(app: typer.Typer) -> None:

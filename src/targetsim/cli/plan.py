@@ -12,27 +12,35 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from targetsim.cli._common import (
+    MAX_MONTHS,
     AmountsOpt,
     AsOfOpt,
     DataArg,
+    DateFormatOpt,
+    DayfirstOpt,
+    DecimalOpt,
     FormatOpt,
     FxOpt,
     LostStagesOpt,
     MapOpt,
+    SafeConsole,
     SegmentColOpt,
+    SheetOpt,
     SkipInvalidOpt,
     StageHistoryOpt,
     StageOrderOpt,
     StagesOpt,
     WonStagesOpt,
+    console,
     export_options,
     parse_mapping,
     parse_stages,
     print_warnings,
+    read_options,
+    styled,
 )
 from targetsim.errors import ConfigError, ConvergenceError
 
@@ -50,23 +58,27 @@ StartOpt = Annotated[
     typer.Option("--start", metavar="DATE",
                  help="First day of the horizon (default: the month after as-of)."),
 ]
-MonthsOpt = Annotated[int, typer.Option("--months", metavar="N", help="Horizon length in months.")]
+MonthsOpt = Annotated[
+    int, typer.Option("--months", min=1, max=MAX_MONTHS, metavar="N",
+                      help=f"Horizon length in months, 1 to {MAX_MONTHS}.")
+]
 ProbabilityOpt = Annotated[
     float, typer.Option("--probability", metavar="P",
                         help="Attainment probability of the targets (0.6: reached 3 years in 5).")
 ]
 DrawsOpt = Annotated[
-    int, typer.Option("--draws", metavar="N",
+    int, typer.Option("--draws", min=10, metavar="N",
                       help="Posterior draws simulated (one simulated year each).")
 ]
 McmcDrawsOpt = Annotated[
-    int | None, typer.Option("--mcmc-draws", metavar="N",
+    int | None, typer.Option("--mcmc-draws", min=1, max=100_000, metavar="N",
                              help="MCMC draws per chain (default: enough for the convergence "
                              "gate, at least 1,000).")
 ]
-TuneOpt = Annotated[int | None, typer.Option("--tune", metavar="N",
+TuneOpt = Annotated[int | None, typer.Option("--tune", min=1, max=100_000, metavar="N",
                                              help="MCMC tuning steps per chain (default 500).")]
-ChainsOpt = Annotated[int, typer.Option("--chains", metavar="N", help="MCMC chains.")]
+ChainsOpt = Annotated[int, typer.Option("--chains", min=1, max=64, metavar="N",
+                                        help="MCMC chains.")]
 SamplerOpt = Annotated[
     str, typer.Option("--sampler", metavar="NAME",
                       help="nutpie (default), nutpie-lowrank (low-rank mass matrix: try it when "
@@ -76,14 +88,14 @@ PriorsOpt = Annotated[
     Path | None, typer.Option("--priors", metavar="FILE",
                               help="YAML file overriding the model's priors.")
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", metavar="N",
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, metavar="N",
                                       help="Root random seed (same seed, same targets).")]
 EngineOpt = Annotated[
     str, typer.Option("--engine", metavar="NAME",
                       help="Simulation engine: auto, des (SimPy) or fast (NumPy).")
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option("--workers", metavar="N",
+    int | None, typer.Option("--workers", min=1, max=256, metavar="N",
                              help="Simulate on a local dask cluster of N processes.")
 ]
 TiersOpt = Annotated[
@@ -176,7 +188,9 @@ def read_quotas_opt(path: Path | None):  # noqa: ANN201 - Quotas or None
     return quotas
 
 
-#: Words of the console summary of plan / demo / calibrate, in each language.
+#: Words of the console summary of plan / demo / calibrate, in each language. ``flags`` and
+#: ``board`` carry our own styling: they are printed with :func:`styled`, which escapes the
+#: values filled in; the others are plain text (the console escapes all of it).
 SUMMARY_WORDS = {
     "en": {
         "head": "Company FY bookings target at {p}",
@@ -231,12 +245,11 @@ SUMMARY_WORDS = {
 }
 
 
-def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
+def print_summary(result, console: SafeConsole) -> None:  # noqa: ANN001 - PlanResult
     """Console summary in the plan's language: the company number per scenario beside last
     year, segment quotas, reps' rule, flags against last year, the board's number."""
     from targetsim import formatting as fmt
     from targetsim.calibrate.objectives import quota_of
-    from targetsim.safe_text import escape_console as esc
 
     cal = result.calibration
     lang = result.metadata.get("lang", "en")
@@ -249,9 +262,11 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
         return fmt.money_compact(v, lang, cur)
 
     def scenario(name: str) -> str:
-        return esc(fmt.scenario_label(name, lang))
+        return fmt.scenario_label(name, lang)
 
     fy = t.loc[t["period"].eq("FY") & t["metric"].eq("bookings")]
+    if fy.empty:  # no won amounts in the data: deals-won targets only
+        _print_deals_won(t, cal.probability, lang, console)
     head = Table(title=w["head"].format(p=fmt.percent(cal.probability, lang)))
     cols = list(w["cols"] if has_ly else w["cols"][:5])
     for i, col in enumerate(cols):
@@ -267,7 +282,8 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
         if has_ly:
             row += [money(r["last_year_actual"]), fmt.growth(r["implied_growth"], lang)]
         head.add_row(*row)
-    console.print(head)
+    if not fy.empty:
+        console.print(head)
     seg = fy.loc[fy["level"].eq("segment") & fy["scenario"].eq(cal.reference)]
     table = Table(title=w["segments"].format(scenario=scenario(cal.reference)))
     seg_cols = list(w["seg_cols"] if has_ly else w["seg_cols"][:3])
@@ -275,11 +291,12 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
         table.add_column(col, justify="left" if i == 0 else "right", overflow="fold")
     for _, r in seg.iterrows():
         q, qp = quota_of(r)
-        row = [esc(r["name"]), money(q), fmt.percent(qp, lang)]
+        row = [str(r["name"]), money(q), fmt.percent(qp, lang)]
         if has_ly:
             row += [money(r["last_year_actual"]), fmt.growth(r["implied_growth"], lang)]
         table.add_row(*row)
-    console.print(table)
+    if not seg.empty:
+        console.print(table)
     for a in cal.allocation_summary:
         if a.scenario != cal.reference or a.level != "owner":
             continue
@@ -292,26 +309,26 @@ def print_summary(result, console: Console) -> None:  # noqa: ANN001 - PlanResul
         _print_flags(t, cal.reference, lang, cur, console)
     if cal.topdown is not None:
         for s, grp in cal.topdown.groupby("scenario", sort=False):
-            console.print(w["board"].format(
-                target=money(float(grp["company_target"].iloc[0])), scenario=scenario(s),
+            console.print(styled(
+                w["board"], target=money(float(grp["company_target"].iloc[0])),
+                scenario=scenario(s),
                 prob=fmt.percent(float(grp["attainment_probability"].iloc[0]), lang),
                 p=fmt.percent(cal.probability, lang),
-                levers=" | ".join(esc(c) for c in grp["change"])), highlight=False)
+                levers=" | ".join(str(c) for c in grp["change"])), highlight=False)
     tm = result.timings
     if tm:
         console.print(w["time"].format(items=", ".join(
             f"{k} {fmt.number(v, lang, 1)} s" for k, v in tm.items())), highlight=False)
-    console.print(w["wrote"].format(n=len(result.files), out=esc(result.out_dir)),
+    console.print(w["wrote"].format(n=len(result.files), out=result.out_dir),
                   highlight=False)
 
 
 def _print_flags(t, reference: str, lang: str, cur: str,  # noqa: ANN001 - DataFrame
-                 console: Console) -> None:
+                 console: SafeConsole) -> None:
     """Quotas below last year or above 1.5x it, with the fitted quantity that drives them."""
     from targetsim import formatting as fmt
     from targetsim.calibrate.objectives import quota_of
     from targetsim.report.i18n import labels
-    from targetsim.safe_text import escape_console as esc
 
     w = SUMMARY_WORDS[lang]
     lab = labels(lang)
@@ -325,10 +342,10 @@ def _print_flags(t, reference: str, lang: str, cur: str,  # noqa: ANN001 - DataF
 
     below = sel.loc[sel["context_flag"].eq("below_last_year")]
     above = sel.loc[sel["context_flag"].eq("above_last_year")]
-    console.print(w["flags"].format(below=len(below), above=len(above)), highlight=False)
+    console.print(styled(w["flags"], below=len(below), above=len(above)), highlight=False)
     for _, r in sel.loc[sel["level"].ne("owner")].iterrows():
         console.print(w["flag"].format(
-            name=w["company"] if r["level"] == "total" else esc(r["name"]),
+            name=w["company"] if r["level"] == "total" else r["name"],
             quota=fmt.money_compact(quota_of(r)[0], lang, cur),
             actual=fmt.money_compact(r["last_year_actual"], lang, cur),
             growth=fmt.growth(r["implied_growth"], lang), driver=driver(r["context_driver"])),
@@ -340,16 +357,35 @@ def _print_flags(t, reference: str, lang: str, cur: str,  # noqa: ANN001 - DataF
     console.print(w["driver_help"], highlight=False)
 
 
-def _finish(result, console: Console) -> None:  # noqa: ANN001 - PlanResult
+def _print_deals_won(t, probability: float, lang: str,  # noqa: ANN001 - DataFrame
+                     console: SafeConsole) -> None:
+    """FY deals-won targets per scenario and segment (the summary when there are no amounts)."""
+    from targetsim import formatting as fmt
+    from targetsim.calibrate.objectives import quota_of
+
+    won = t.loc[t["period"].eq("FY") & t["metric"].eq("deals_won")
+                & t["level"].isin(["total", "segment"])]
+    table = Table(title=f"FY deals-won targets at {fmt.percent(probability, lang)} "
+                  "(no amounts in the data: no bookings target)")
+    for col in ("scenario", "level", "name", "deals won", "probability", "p10–p90"):
+        table.add_column(col, justify="left" if col in ("scenario", "level", "name") else "right")
+    for _, r in won.iterrows():
+        q, qp = quota_of(r)
+        table.add_row(fmt.scenario_label(str(r["scenario"]), lang), str(r["level"]),
+                      str(r["name"]), fmt.number(q, lang), fmt.percent(qp, lang),
+                      f"{fmt.number(r['p10'], lang)}–{fmt.number(r['p90'], lang)}")
+    console.print(table)
+
+
+def _finish(result, console: SafeConsole) -> None:  # noqa: ANN001 - PlanResult
     for note in result.metadata.get("notes", []):
-        console.print(f"[yellow]note:[/] {note}", highlight=False)
+        console.print(styled("[yellow]note:[/] {}", note), highlight=False)
     print_summary(result, console)
     if result.metadata.get("quotas"):
         from targetsim.calibrate.score import ROLLUP_FILE, SCORES_FILE
-        from targetsim.safe_text import escape_console
 
         console.print(
-            f"quotas of {escape_console(result.metadata['quotas'])} scored: "
+            f"quotas of {result.metadata['quotas']} scored: "
             f"{result.out_dir / SCORES_FILE}, {result.out_dir / ROLLUP_FILE}", highlight=False,
         )
     if not result.converged:
@@ -400,12 +436,17 @@ def register(app: typer.Typer) -> None:
         stage_history: StageHistoryOpt = None,
         fx: FxOpt = None,
         amounts: AmountsOpt = "auto",
+        date_format: DateFormatOpt = None,
+        dayfirst: DayfirstOpt = None,
+        decimal: DecimalOpt = ".",
+        sheet: SheetOpt = None,
     ) -> None:
         """Ingest, fit, simulate, calibrate and report in one go: targets with their
         probability, beside last year's actuals."""
         from targetsim.cli.fit import load_priors
         from targetsim.data import load_opportunities
         from targetsim.data.funnel import build_funnel
+        from targetsim.io import prepare_output_dir
         from targetsim.plan import run_plan
 
         tier_p = parse_tiers_opt(tiers)
@@ -414,9 +455,12 @@ def register(app: typer.Typer) -> None:
         quota_table = read_quotas_opt(quotas)  # before the data: a typo should not wait
         options = export_options(won_stages, lost_stages, stage_order, stage_history, fx,
                                  amounts)
+        read = read_options(date_format, dayfirst, decimal, sheet)
+        prepare_output_dir(out, create=False)  # an unusable --out stops before the data is read
         opps = load_opportunities(data, fmt=fmt, mapping=parse_mapping(map_),
                                   segment_col=segment_col, stages=parse_stages(stages),
-                                  as_of=as_of, skip_invalid=skip_invalid, options=options)
+                                  as_of=as_of, skip_invalid=skip_invalid, options=options,
+                                  read=read)
         print_warnings(opps.warnings)
         result = run_plan(
             build_funnel(opps), out, scenarios=scenario or (), probability=probability,
@@ -425,7 +469,7 @@ def register(app: typer.Typer) -> None:
             seed=seed, engine=engine, workers=workers, lang=lang, currency=currency,
             over_assignment=over_assignment, teams=teams, progress=progress, quotas=quota_table,
         )
-        _finish(result, Console())
+        _finish(result, console())
 
     @app.command("demo", epilog=DEMO_EXAMPLE)
     def demo(
@@ -455,4 +499,4 @@ def register(app: typer.Typer) -> None:
             over_assignment=over_assignment, teams=demo_data_path() / "sales_teams.csv",
             progress=progress, quotas=quota_table,
         )
-        _finish(result, Console())
+        _finish(result, console())

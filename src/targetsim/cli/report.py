@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from targetsim.errors import ConfigError
+from targetsim.cli._common import console
+from targetsim.errors import ConfigError, DataError
 from targetsim.report.i18n import LANGUAGES
 
 
@@ -32,12 +32,18 @@ def register(app: typer.Typer) -> None:
         ] = True,
     ) -> None:
         """Write report.html (self-contained, opens offline) and targets.xlsx into DIR."""
+        from targetsim.io import deferred_interrupt, output_folder
         from targetsim.report import write_report
 
         if lang not in LANGUAGES:
             raise ConfigError(f"--lang {lang!r} is not supported: choose one of "
                               f"{', '.join(LANGUAGES)}.")
-        paths = write_report(directory, lang=lang, progress=progress)
-        console = Console()
+        if not directory.is_dir():
+            raise DataError(f"{directory}: not a directory; give the --out folder of `targetsim "
+                            "plan` (or of fit, simulate and calibrate)")
+        # Ctrl-C waits for both files (seconds), so report.html and targets.xlsx match.
+        with output_folder(directory, "DIR"), deferred_interrupt():
+            paths = write_report(directory, lang=lang, progress=progress)
+        out = console()
         for p in paths:
-            console.print(f"wrote {p}", highlight=False)
+            out.print(f"wrote {p}", highlight=False)

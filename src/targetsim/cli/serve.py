@@ -2,7 +2,9 @@
 
 A thin layer over :mod:`targetsim.serve`: reads the plan directory, binds the address
 (127.0.0.1 by default: the page is for this machine), prints the URL, opens it in the
-browser and serves until Ctrl+C.
+browser and serves until Ctrl+C, its normal end (exit code 0; a plan directory being
+written then is not put in place). Everything it prints goes through the CLI's console
+(:mod:`targetsim.cli._common`): names and paths print as written.
 """
 
 from __future__ import annotations
@@ -11,9 +13,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from targetsim.safe_text import escape_console
+from targetsim.cli._common import console, err_console, styled
 
 
 def register(app: typer.Typer) -> None:
@@ -23,7 +24,8 @@ def register(app: typer.Typer) -> None:
     def serve_cmd(
         plan_dir: Annotated[
             Path, typer.Argument(help="Plan directory written by `targetsim plan` or "
-                                 "`targetsim demo` (needs fit.nc).", show_default=False)
+                                 "`targetsim demo` (needs fit.nc).", show_default=False,
+                                 metavar="PLAN_DIR")
         ],
         host: Annotated[
             str, typer.Option("--host", help="Address to listen on; anything but 127.0.0.1 "
@@ -44,7 +46,7 @@ def register(app: typer.Typer) -> None:
                                      "(default: the plan's, so the page shows its targets).")
         ] = None,
         seed: Annotated[
-            int | None, typer.Option("--seed", help="Random seed (default: the plan's).")
+            int | None, typer.Option("--seed", min=0, help="Random seed (default: the plan's).")
         ] = None,
     ) -> None:
         """Live what-if page: move the assumptions, see targets and probabilities follow."""
@@ -59,17 +61,15 @@ def register(app: typer.Typer) -> None:
 
         if not 0 <= port <= 65535:
             raise ConfigError(f"--port: must be between 0 and 65535, got {port}")
-        err = Console(stderr=True)
-        out = Console()
-        err.print(f"reading {escape_console(plan_dir)} …", highlight=False)
+        err, out = err_console(), console()
+        err.print(f"reading {plan_dir} …", highlight=False)
         ctx = load_plan_context(plan_dir, draws=draws, seed=seed)
         sock = bind(host, port)
         target = save_dir if save_dir is not None else default_save_dir(plan_dir)
         app_ = create_app(ctx, target, host=host)
         if host not in ("127.0.0.1", "localhost", "::1"):
-            err.print(f"[yellow]warning:[/] listening on {escape_console(host)}: other "
-                      "machines can open this page and write into "
-                      f"{escape_console(target)}", highlight=False)
+            err.print(styled("[yellow]warning:[/] listening on {}: other machines can open "
+                             "this page and write into {}", host, target), highlight=False)
 
         def ready(url: str) -> None:
             # One plain line on stdout with the address, for people and for scripts.
@@ -77,3 +77,11 @@ def register(app: typer.Typer) -> None:
                       soft_wrap=True)
 
         run_server(app_, sock, open_browser=browser, on_ready=ready)
+        # Ctrl+C is how a server stops: its normal end (exit code 0) once the worker has
+        # stopped. A plan directory it was writing was not put in place (the interrupt mark
+        # refuses it); a worker still busy keeps the mark, and the run ends "interrupted".
+        from targetsim.io import reset_interrupted
+
+        if app_.state.runner.close():
+            reset_interrupted()
+            err.print("stopped", highlight=False)

@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from targetsim.cli._common import MAX_MONTHS
+from targetsim.cli._common import console as make_console
 from targetsim.errors import DataError
 
 
@@ -35,18 +37,21 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--engine", help="auto (SimPy when a scenario has capacity, "
                               "else vectorised), des (SimPy) or fast (vectorised).")
         ] = "auto",
-        draws: Annotated[int, typer.Option("--draws", help="Posterior draws simulated.")] = 1000,
-        seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+        draws: Annotated[
+            int, typer.Option("--draws", min=1, help="Posterior draws simulated.")
+        ] = 1000,
+        seed: Annotated[int, typer.Option("--seed", min=0, help="Random seed.")] = 0,
         start: Annotated[
             str | None, typer.Option("--start", help="First day of the horizon (YYYY-MM-01); "
                                      "default the month after the data's as-of date.")
         ] = None,
         months: Annotated[
-            int | None, typer.Option("--months", help="Horizon in months (default 12).")
+            int | None, typer.Option("--months", min=1, max=MAX_MONTHS,
+                                     help=f"Horizon in months, 1 to {MAX_MONTHS} (default 12).")
         ] = None,
         workers: Annotated[
-            int | None, typer.Option("--workers", help="Run on a local dask cluster of N "
-                                     "processes (same result whatever N).")
+            int | None, typer.Option("--workers", min=1, max=256, help="Run on a local dask "
+                                     "cluster of N processes (same result whatever N).")
         ] = None,
         scheduler: Annotated[
             str | None, typer.Option("--scheduler", help="Address of an existing "
@@ -54,25 +59,29 @@ def register(app: typer.Typer) -> None:
         ] = None,
     ) -> None:
         """Simulate the pipeline per posterior draw and scenario; write DIR/projection.nc."""
+        from targetsim.calibrate.amounts import mark_projection
+        from targetsim.io import output_folder
         from targetsim.simulate import load_scenario, save_projection, simulate
 
         fit_path = directory / "fit.nc"
         if not fit_path.is_file():
             raise DataError(f"{fit_path}: not found (run `targetsim fit DATA --out {directory}`)")
         scenarios = [load_scenario(s) for s in scenario or ()]
-        from targetsim.model import FunnelFit
+        with output_folder(directory, "DIR"):
+            from targetsim.model import FunnelFit
 
-        fit = FunnelFit.load(fit_path)
-        params = fit.params(draws, random_seed=seed)
-        console = Console(stderr=True)
-        ds = simulate(
-            params, fit.open_pipeline, scenarios, start=start, months=months, engine=engine,
-            random_seed=seed, workers=workers, scheduler=scheduler,
-            progress=console.is_terminal,
-        )
-        out = save_projection(ds, directory / "projection.nc")
-        print_summary(ds, Console())
-        Console().print(f"wrote {out}")
+            fit = FunnelFit.load(fit_path)
+            params = fit.params(draws, random_seed=seed)
+            ds = simulate(
+                params, fit.open_pipeline, scenarios, start=start, months=months, engine=engine,
+                random_seed=seed, workers=workers, scheduler=scheduler,
+                progress=make_console(stderr=True).is_terminal,
+            )
+            ds = mark_projection(ds, fit)  # segments without won amounts, for calibrate
+            out = save_projection(ds, directory / "projection.nc")
+        console = make_console()
+        print_summary(ds, console)
+        console.print(f"wrote {out}", highlight=False)
 
 
 def print_summary(ds, console: Console) -> None:

@@ -11,30 +11,36 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from targetsim.cli._common import (
     AmountsOpt,
     AsOfOpt,
     DataArg,
+    DateFormatOpt,
+    DayfirstOpt,
+    DecimalOpt,
     FormatOpt,
     FxOpt,
     LostStagesOpt,
     MapOpt,
+    SafeConsole,
     SegmentColOpt,
+    SheetOpt,
     SkipInvalidOpt,
     StageHistoryOpt,
     StageOrderOpt,
     StagesOpt,
     WonStagesOpt,
+    console,
     export_options,
     opportunities_from_cli,
+    read_options,
+    styled,
 )
 from targetsim.errors import ConfigError
 from targetsim.model.config import DEFAULT_DRAWS as DEFAULT_MCMC_DRAWS
 from targetsim.model.config import DEFAULT_TUNE as DEFAULT_MCMC_TUNE
-from targetsim.safe_text import escape_console as escape
 
 PlanDirArg = Annotated[
     Path, typer.Argument(help="Plan directory written by `targetsim plan`.", show_default=False,
@@ -45,13 +51,13 @@ DataNowArg = Annotated[
     typer.Argument(help="Fresh CRM export (same layout and options as the plan's data).",
                    show_default=False, metavar="DATA_NOW"),
 ]
-SeedOpt = Annotated[int, typer.Option("--seed", help="Root random seed.")]
+SeedOpt = Annotated[int, typer.Option("--seed", min=0, help="Root random seed.")]
 
 
-def _console() -> Console:
+def _console() -> SafeConsole:
     """Stdout console; wide enough for the tables when output is not a terminal."""
-    console = Console()
-    return console if console.is_terminal else Console(width=140)
+    out = console()
+    return out if out.is_terminal else console(width=140)
 
 
 def _pct(x: float) -> str:
@@ -62,10 +68,10 @@ def _num(x: float, metric: str) -> str:
     return f"{x:,.0f}" if metric == "bookings" else f"{x:,.1f}"
 
 
-def print_track(result, console: Console) -> None:  # noqa: ANN001 - TrackResult
+def print_track(result, console: SafeConsole) -> None:  # noqa: ANN001 - TrackResult
     """Targets table and warnings on the console."""
     for n in result.notes:
-        console.print(f"[yellow]note:[/] {n}", highlight=False)
+        console.print(styled("[yellow]note:[/] {}", n), highlight=False)
     table = Table(title=f"Targets as of {result.as_of.date()} (plan as of "
                         f"{result.plan_as_of.date()})")
     for col in ("scenario", "level", "name", "period", "metric", "target", "booked",
@@ -82,7 +88,7 @@ def print_track(result, console: Console) -> None:  # noqa: ANN001 - TrackResult
         table.add_row(
             str(r.scenario), str(r.level), str(r.name), str(r.period), m, _num(r.target, m),
             _num(r.booked_to_date, m), _pct(r.attainment_to_date), _num(r.gap, m),
-            _pct(r.plan_probability), f"[red]{p_now}[/]" if low else p_now,
+            _pct(r.plan_probability), styled("[red]{}[/]", p_now) if low else p_now,
             f"{_num(r.p10, m)}–{_num(r.p90, m)}",
         )
     console.print(table)
@@ -91,14 +97,15 @@ def print_track(result, console: Console) -> None:  # noqa: ANN001 - TrackResult
     w = result.warnings
     fired = w.loc[w["triggered"]] if len(w) else w
     if len(fired):
-        console.print(f"[bold red]{len(fired)} early warning(s)[/] of {len(w)} checks:")
+        console.print(styled("[bold red]{} early warning(s)[/] of {} checks:", len(fired), len(w)))
         for r in fired.itertuples(index=False):
-            console.print(f"  [red]{r.check}[/] {r.segment}: {r.evidence}", highlight=False)
+            console.print(styled("  [red]{}[/] {}: {}", r.check, r.segment, r.evidence),
+                          highlight=False)
     else:
         console.print(f"no early warning ({len(w)} checks, each at most 2.5 % false alarms)")
 
 
-def print_scorecard(result, console: Console) -> None:  # noqa: ANN001 - BacktestResult
+def print_scorecard(result, console: SafeConsole) -> None:  # noqa: ANN001 - BacktestResult
     """The backtest scorecard, model and baselines side by side."""
     card = result.scorecard
     table = Table(title=f"Backtest scorecard (target hit rate at p = {result.probability})")
@@ -142,7 +149,7 @@ def register(app: typer.Typer) -> None:
                                      "(default: the plan's, with its seed: an unchanged plan "
                                      "re-tracks to its own probabilities).")
         ] = None,
-        seed: Annotated[int | None, typer.Option("--seed", metavar="N",
+        seed: Annotated[int | None, typer.Option("--seed", min=0, metavar="N",
                                                  help="Root random seed (default: the "
                                                  "plan's).")] = None,
         lang: Annotated[str | None, typer.Option(
@@ -150,9 +157,14 @@ def register(app: typer.Typer) -> None:
             "plan's).")] = None,
         progress: Annotated[bool, typer.Option("--progress/--no-progress",
                                                help="Show progress bars.")] = True,
+        date_format: DateFormatOpt = None,
+        dayfirst: DayfirstOpt = None,
+        decimal: DecimalOpt = ".",
+        sheet: SheetOpt = None,
     ) -> None:
         """Re-forecast each target from bookings to date and today's pipeline; early warnings."""
         from targetsim.formatting import check_currency, check_lang
+        from targetsim.io import output_folder, staged_outputs
         from targetsim.track.output import write_track
         from targetsim.track.track import plan_language, track_plan
 
@@ -161,16 +173,22 @@ def register(app: typer.Typer) -> None:
         if not plan_dir.is_dir():
             raise ConfigError(f"{plan_dir}: not a directory; give the --out of `targetsim plan`")
         options = export_options(won_stages, lost_stages, stage_order, stage_history, fx, amounts)
-        opps = opportunities_from_cli(data_now, fmt, map_, segment_col, stages, as_of,
-                                      skip_invalid, options)
+        read = read_options(date_format, dayfirst, decimal, sheet)
         plan_lang, currency = plan_language(plan_dir)
         lang = check_lang(lang) if lang is not None else plan_lang
-        result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed, progress=progress)
-        console = _console()
-        print_track(result, console)
-        files = write_track(result, out or plan_dir, html=(plan_dir / "report.html").is_file(),
-                            lang=lang, currency=check_currency(currency))
-        console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
+        currency = check_currency(currency)
+        with output_folder(out or plan_dir, "--out" if out else "PLAN_DIR") as folder:
+            opps = opportunities_from_cli(data_now, fmt, map_, segment_col, stages, as_of,
+                                          skip_invalid, options, read)
+            result = track_plan(plan_dir, opps, n_draws=draws, random_seed=seed,
+                                progress=progress)
+            out_console = _console()
+            print_track(result, out_console)
+            with staged_outputs(folder) as stage:  # track.csv, its warnings and page, or none
+                files = [folder / f.name for f in write_track(
+                    result, stage, html=(plan_dir / "report.html").is_file(), lang=lang,
+                    currency=currency)]
+        out_console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
 
     @app.command("backtest", epilog="Example: targetsim backtest crm.csv --cutoffs "
                  "2017-06-30,2017-09-30 --out backtest/")
@@ -200,6 +218,10 @@ def register(app: typer.Typer) -> None:
         stage_history: StageHistoryOpt = None,
         fx: FxOpt = None,
         amounts: AmountsOpt = "auto",
+        date_format: DateFormatOpt = None,
+        dayfirst: DayfirstOpt = None,
+        decimal: DecimalOpt = ".",
+        sheet: SheetOpt = None,
         draws: Annotated[
             int, typer.Option("--mcmc-draws", metavar="N", help="MCMC draws per chain of "
                               "each fit.")
@@ -224,18 +246,23 @@ def register(app: typer.Typer) -> None:
         for name, v in (("--mcmc-draws", draws), ("--tune", tune), ("--chains", chains)):
             if v < 1:
                 raise ConfigError(f"{name} must be at least 1, got {v}")
+        from targetsim.io import output_folder, staged_outputs
+
         cuts = parse_cutoffs(cutoffs) if cutoffs is not None else None
         options = export_options(won_stages, lost_stages, stage_order, stage_history, fx, amounts)
-        opps = opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of, skip_invalid,
-                                      options)
-        result = run_backtest(
-            opps, cuts, horizon_months=horizon_months,
-            forecaster=model_forecaster(draws=draws, tune=tune, chains=chains),
-            probability=probability, growth=growth, random_seed=seed,
-        )
-        console = _console()
-        print_scorecard(result, console)
-        for line in result.verdict():
-            console.print(escape(line), highlight=False, soft_wrap=True)
-        files = write_backtest(result, out)
-        console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)
+        read = read_options(date_format, dayfirst, decimal, sheet)
+        with output_folder(out):
+            opps = opportunities_from_cli(data, fmt, map_, segment_col, stages, as_of,
+                                          skip_invalid, options, read)
+            result = run_backtest(
+                opps, cuts, horizon_months=horizon_months,
+                forecaster=model_forecaster(draws=draws, tune=tune, chains=chains),
+                probability=probability, growth=growth, random_seed=seed,
+            )
+            out_console = _console()
+            print_scorecard(result, out_console)
+            for line in result.verdict():
+                out_console.print(line, highlight=False, soft_wrap=True)
+            with staged_outputs(out) as stage:  # the scorecard, the forecasts, the verdict
+                files = [out / f.name for f in write_backtest(result, stage)]
+        out_console.print(f"wrote {', '.join(str(f) for f in files)}", highlight=False)

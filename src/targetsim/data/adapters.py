@@ -19,13 +19,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from targetsim.data.dates import file_order_hint, parse_date_column
 from targetsim.data.funnel import Opportunities
+from targetsim.data.options import ReadOptions
 from targetsim.data.readers import read_table
 from targetsim.data.schema import (
     UNKNOWN_SEGMENT,
     normalize_outcome,
     parse_amounts,
-    parse_dates,
     parse_text,
 )
 from targetsim.data.stages import StageMap, split_names, stage_key
@@ -98,7 +99,8 @@ class RawCanonical:
     Attributes
     ----------
     table : pandas.DataFrame
-        Raw cells, canonical column names; row ``i`` is spreadsheet row ``i + 2`` of ``source``.
+        Raw cells, canonical column names; the index (named ``row``) holds each row's
+        spreadsheet row number in ``source`` (:func:`~targetsim.data.readers.read_table`).
     source : str
         The file the rows come from.
     labels : dict
@@ -111,7 +113,7 @@ class RawCanonical:
         What the adapter did that a user should know.
     row_numbers : numpy.ndarray or None
         The file's row number of each row of ``table`` when the adapter dropped rows
-        (default: ``i + 2``).
+        (default: the ``row`` index of ``table``).
     expected_close : pandas.Series or None
         Raw expected close date of each open deal (index as ``table``).
     history : pandas.DataFrame or None
@@ -136,7 +138,14 @@ class RawCanonical:
         """The file's row number of each row of ``table``."""
         if self.row_numbers is not None:
             return self.row_numbers
-        return np.arange(len(self.table)) + 2
+        return _row_numbers(self.table)
+
+
+def _row_numbers(table: pd.DataFrame) -> np.ndarray:
+    """Spreadsheet row numbers: the reader's ``row`` index, else header row 1 and no gaps."""
+    if table.index.name == "row":
+        return table.index.to_numpy(dtype=np.int64)
+    return np.arange(len(table)) + 2
 
 
 # ---------------------------------------------------------------- canonical with --map
@@ -148,6 +157,7 @@ def from_canonical(
     segment_col: str | None = None,
     options: ExportOptions | None = None,
     skip_invalid: bool = False,
+    **read_kw: object,
 ) -> RawCanonical:
     """Read a canonical file, renaming the user's columns with ``mapping`` (canonical → theirs).
 
@@ -155,7 +165,8 @@ def from_canonical(
     when the ``outcome`` column holds the CRM's stage names, ``--won-stages``,
     ``--lost-stages`` (and ``--stage-order``) say what they mean (:class:`StageMap`; the
     canonical words ``won``, ``lost``, ``open``, ``closed won``, ``closed lost`` keep their
-    meaning).
+    meaning). ``read_kw`` (``sheet``, ``want``) go to
+    :func:`~targetsim.data.readers.read_table`.
 
     Raises
     ------
@@ -163,7 +174,7 @@ def from_canonical(
         The file cannot be read, a mapped or segment column is not in it, or a stage name
         cannot be told won, lost or open.
     """
-    raw = read_table(path)
+    raw = read_table(path, **read_kw)
     source = str(path)
     mapping = dict(mapping or {})
     missing = [theirs for theirs in mapping.values() if theirs not in raw.columns]
@@ -196,7 +207,7 @@ def from_canonical(
             )
     options = options or ExportOptions()
     warnings: list[str] = []
-    rows = np.arange(len(table)) + 2
+    rows = _row_numbers(table)
     keep = np.ones(len(table), dtype=bool)
     stage_map = None
     if options.names_stages and "outcome" in table:
@@ -238,6 +249,7 @@ def from_crm_export(
     segment_col: str | None = None,
     options: ExportOptions | None = None,
     skip_invalid: bool = False,
+    read: ReadOptions | None = None,
 ) -> RawCanonical:
     """Read a Salesforce or HubSpot deal export (:func:`targetsim.data.crm.from_crm`)."""
     from targetsim.data.crm import LAYOUTS, from_crm
@@ -246,7 +258,7 @@ def from_crm_export(
     options = options or ExportOptions()
     stage_map = options.stage_map(layout.default_won, layout.default_lost)
     crm = from_crm(path, layout, stage_map, mapping=mapping, segment_col=segment_col,
-                   fx=options.fx, skip_invalid=skip_invalid)
+                   fx=options.fx, skip_invalid=skip_invalid, read=read)
     return RawCanonical(
         table=crm.table, source=str(path), labels=crm.labels, warnings=crm.warnings,
         row_numbers=crm.row_numbers, expected_close=crm.expected_close,
@@ -258,13 +270,15 @@ def from_crm_export(
 
 
 def attach_extras(
-    opps: Opportunities, raw: RawCanonical, moves_back: pd.Series | None = None
+    opps: Opportunities, raw: RawCanonical, moves_back: pd.Series | None = None,
+    read: ReadOptions | None = None,
 ) -> Opportunities:
     """Carry what validation does not read onto the validated table, by file row.
 
     * ``expected_close_at``: the expected close date of deals open in the export (their
-      ``closed_at`` cell). Unreadable ones are left empty and counted in a warning: this
-      date is a signal, never a reason to reject a deal.
+      ``closed_at`` cell), read with the export's date options. Unreadable ones are left
+      empty and counted in a warning: this date is a signal, never a reason to reject a
+      deal (nor is a column of them whose format cannot be told: all are left empty).
     * ``stage_moves_back``: moves back to an earlier stage, per deal (with a stage
       history).
     """
@@ -272,7 +286,22 @@ def attach_extras(
     warn = list(opps.warnings)
     extra: dict[str, pd.Series] = {}
     if raw.expected_close is not None:
-        dates, bad = parse_dates(raw.expected_close.reset_index(drop=True))
+        # the day/month order the whole file proves (the open deals' cells alone may not)
+        dated = [c for c in raw.table.columns if c in ("created_at", "closed_at")]
+        hint = file_order_hint({c: raw.table[c] for c in dated}, raw.rows, read)
+        try:
+            parsed = parse_date_column(
+                raw.expected_close.reset_index(drop=True),
+                label=raw.labels.get("closed_at", "closed_at"), source=raw.source,
+                rows=raw.rows, options=read, order_hint=hint,
+            )
+            dates, bad = parsed.values, parsed.bad
+        except DataError as exc:
+            dates = pd.Series(pd.NaT, index=range(len(raw.expected_close)),
+                              dtype="datetime64[ns]")
+            bad = np.zeros(len(dates), dtype=bool)
+            warn.append(f"open deals' expected close dates left empty (they are not used for "
+                        f"the plan): {exc}")
         by_row = pd.Series(dates.to_numpy(), index=raw.rows)
         extra["expected_close_at"] = t["row"].map(by_row).astype("datetime64[ns]")
         if bad.any():

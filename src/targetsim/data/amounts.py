@@ -25,11 +25,19 @@ from targetsim.errors import ConfigError, DataError
 
 #: Currency symbols a report may put before or after an amount.
 SYMBOLS = {"$": "USD", "€": "EUR", "£": "GBP", "¥": "JPY", "₹": "INR"}
-_NUMBER = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?"
-_AMOUNT = re.compile(
-    rf"^(?P<neg>-)?\s*(?P<pre>[A-Z]{{3}}|[$€£¥₹])?\s*(?P<num>{_NUMBER})\s*"
-    rf"(?P<post>[A-Z]{{3}}|[$€£¥₹])?$"
-)
+#: A number as written with each decimal mark (``--decimal``): thousands separators, then
+#: the decimal part.
+_NUMBERS = {
+    ".": r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?",
+    ",": r"(?:\d{1,3}(?:[.\u00a0\u202f ]\d{3})+|\d+)(?:,\d+)?",
+}
+_AMOUNTS = {
+    mark: re.compile(
+        rf"^(?P<neg>-)?\s*(?P<pre>[A-Z]{{3}}|[$€£¥₹])?\s*(?P<num>{number})\s*"
+        rf"(?P<post>[A-Z]{{3}}|[$€£¥₹])?$"
+    )
+    for mark, number in _NUMBERS.items()
+}
 #: ``--amounts`` choices.
 AMOUNT_MODES = ("auto", "keep", "unknown")
 #: Placeholder values: a won "amount" of 0 or 1 on every won deal is a flag, not a value.
@@ -40,22 +48,29 @@ PLACEHOLDER_MIN_WON = 3
 IDENTICAL_MIN_WON = 5
 
 
-def clean_amount_text(col: pd.Series) -> tuple[pd.Series, pd.Series]:
+def clean_amount_text(col: pd.Series, decimal: str = ".") -> tuple[pd.Series, pd.Series]:
     """Read formatted amount cells; return (cells, currency code found in the cell).
 
     A cell ``USD 12,000.00``, ``12,000.00 EUR`` or ``$12,000`` becomes the float 12000.0
     and its currency (``USD``, ``EUR``); numbers pass through. A cell that does not match
-    the English form exactly (digits, optional thousands commas, optional decimal point)
-    is returned unchanged, so validation names it: ``1,5`` may be one and a half or
-    fifteen, and guessing would misread it.
+    the form of ``decimal`` exactly (digits, optional thousands separators, optional
+    decimal part) is returned unchanged, so validation names it: ``1,5`` may be one and a
+    half or fifteen, and guessing would misread it. With ``decimal=","`` (``--decimal ,``)
+    ``EUR 12.000,50`` and ``12 000,50 €`` are read.
     """
+    pattern = _AMOUNTS[decimal]
     values: list[object] = []
     codes: list[object] = []
     for v in col:
         if isinstance(v, str):
-            m = _AMOUNT.match(v.strip())
+            m = pattern.match(v.strip())
             if m and not (m["pre"] and m["post"]):
-                x = float(m["num"].replace(",", ""))
+                num = m["num"]
+                if decimal == ",":
+                    num = re.sub(r"[.\u00a0\u202f ]", "", num).replace(",", ".")
+                else:
+                    num = num.replace(",", "")
+                x = float(num)
                 values.append(-x if m["neg"] else x)
                 sym = m["pre"] or m["post"]
                 codes.append(SYMBOLS.get(sym, sym) if sym else None)

@@ -41,6 +41,8 @@ import numpy as np
 import pandas as pd
 
 from targetsim.data.amounts import clean_amount_text, convert_currencies
+from targetsim.data.dates import file_order_hint, parse_date_column
+from targetsim.data.options import ReadOptions
 from targetsim.data.readers import read_table
 from targetsim.data.schema import blank_mask, parse_amounts, parse_dates, parse_text
 from targetsim.data.stage_history import exact_times
@@ -293,6 +295,7 @@ def from_crm(
     segment_col: str | None = None,
     fx: dict[str, float] | None = None,
     skip_invalid: bool = False,
+    read: ReadOptions | None = None,
 ) -> CrmTable:
     """Read a Salesforce or HubSpot deal export (see the module docstring for the quirks).
 
@@ -312,6 +315,8 @@ def from_crm(
         ``--fx`` rates.
     skip_invalid : bool
         Drop rows whose stage cannot be told, with a warning, instead of failing.
+    read : ReadOptions, optional
+        ``--sheet``, ``--decimal`` and the date options (``--dayfirst``, ...).
 
     Raises
     ------
@@ -320,7 +325,8 @@ def from_crm(
         rates.
     """
     source = str(path)
-    raw = read_table(path)
+    read = read or ReadOptions()
+    raw = read_table(path, sheet=read.sheet)
     warn: list[str] = []
     raw, n_footer = _drop_footer(raw)
     if n_footer:
@@ -328,7 +334,7 @@ def from_crm(
     cols = resolve_columns(list(raw.columns), layout, mapping, source)
     labels = {r: c for r, c in cols.items()}
     labels["outcome"] = cols["stage"]
-    row_numbers = np.arange(len(raw)) + 2
+    row_numbers = raw.index.to_numpy(dtype=np.int64)  # the reader's spreadsheet rows
     keep = np.ones(len(raw), dtype=bool)
 
     if "is_deleted" in cols:
@@ -371,10 +377,11 @@ def from_crm(
         None, index=raw.index, dtype=object)
     if not stage_map.explicit_order:
         warn += _open_stages_that_look_closed(
-            source, cols, stage, is_open & keep, raw[cols["created_at"]], closed_raw
+            source, cols, stage, is_open & keep, raw[cols["created_at"]], closed_raw, read
         )
 
-    amount, amount_label, notes = _amounts(raw, cols, fx or {}, source, row_numbers, keep)
+    amount, amount_label, notes = _amounts(raw, cols, fx or {}, source, row_numbers, keep,
+                                           read.decimal)
     warn += notes
     labels["amount"] = amount_label
 
@@ -409,7 +416,8 @@ def from_crm(
     if counts:
         warn.append(f"{source}: stages read as {counts}.")
 
-    history = _date_entered_history(raw, cols, source) if layout is HUBSPOT else None
+    history = (_date_entered_history(raw, cols, source, row_numbers, read)
+               if layout is HUBSPOT else None)
     expected = closed_raw.where(is_open, None)
     return CrmTable(
         table=table.loc[keep].drop(columns="stage"),
@@ -448,11 +456,14 @@ def _apply_flags(
 
 def _open_stages_that_look_closed(
     source: str, cols: dict[str, str], stage: pd.Series, is_open: np.ndarray,
-    created_raw: pd.Series, closed_raw: pd.Series,
+    created_raw: pd.Series, closed_raw: pd.Series, read: ReadOptions,
 ) -> list[str]:
     """Open stages whose deals nearly all have a past close date, like closed deals do."""
-    created, _ = parse_dates(created_raw)
-    closed, _ = parse_dates(closed_raw)
+    try:
+        created, _ = parse_dates(created_raw, read)
+        closed, _ = parse_dates(closed_raw, read)
+    except DataError:  # a date column validation will reject with the file's row numbers
+        return []
     latest = created.max()
     if pd.isna(latest):
         return []
@@ -471,7 +482,7 @@ def _open_stages_that_look_closed(
 
 def _amounts(
     raw: pd.DataFrame, cols: dict[str, str], fx: dict[str, float], source: str,
-    row_numbers: np.ndarray, keep: np.ndarray,
+    row_numbers: np.ndarray, keep: np.ndarray, decimal: str = ".",
 ) -> tuple[pd.Series, str, list[str]]:
     """Amount cells on one currency scale; the column used; notes."""
     if "amount_converted" in cols and "amount" not in cols:
@@ -480,15 +491,15 @@ def _amounts(
         return pd.Series(None, index=raw.index, dtype=object), "amount", []
     conv_col = cols.get("amount_converted")
     if conv_col is not None and conv_col != cols["amount"]:
-        conv_cells, _ = clean_amount_text(raw[conv_col])
-        conv, _ = parse_amounts(conv_cells)
+        conv_cells, _ = clean_amount_text(raw[conv_col], decimal)
+        conv, _ = parse_amounts(conv_cells, decimal)
         if conv[keep].notna().any():
             return conv_cells, conv_col, [
                 f"{source}: amounts read from {conv_col!r} (the CRM's conversion to one "
                 "currency)."
             ]
-    cells, codes = clean_amount_text(raw[cols["amount"]])
-    values, bad = parse_amounts(cells)
+    cells, codes = clean_amount_text(raw[cols["amount"]], decimal)
+    values, bad = parse_amounts(cells, decimal)
     currency = parse_text(raw[cols["currency"]]) if "currency" in cols else codes
     currency = currency.where(currency.notna(), codes)
     converted, notes = convert_currencies(
@@ -515,18 +526,23 @@ def _segment_column(segment_col: str, cols: dict[str, str], headers: list[str],
 
 
 def _date_entered_history(
-    raw: pd.DataFrame, cols: dict[str, str], source: str
+    raw: pd.DataFrame, cols: dict[str, str], source: str, row_numbers: np.ndarray,
+    read: ReadOptions,
 ) -> pd.DataFrame | None:
     """HubSpot's ``Date entered "<stage> (<pipeline>)"`` columns as a long stage history."""
     frames = []
     n_bad = 0
     ids = parse_text(raw[cols["opportunity_id"]])
-    for c in raw.columns:
+    entered = [c for c in raw.columns if _DATE_ENTERED.match(str(c).strip())]
+    # one day/month order for the file: what its dates prove, entered columns included
+    dated = [cols[r] for r in ("created_at", "closed_at") if r in cols] + entered
+    hint = file_order_hint({str(c): raw[c] for c in dated}, row_numbers, read)
+    for c in entered:
         m = _DATE_ENTERED.match(str(c).strip())
-        if not m:
-            continue
         label = re.sub(r"\s*\([^()]*\)\s*$", "", m["label"]).strip() or m["label"]
-        days, bad = parse_dates(raw[c])
+        parsed = parse_date_column(raw[c], label=str(c), source=source, rows=row_numbers,
+                                   options=read, order_hint=hint)
+        days, bad = parsed.values, parsed.bad
         exact = exact_times(raw[c], days)
         has = days.notna().to_numpy()
         n_bad += int(bad.sum())
@@ -537,7 +553,7 @@ def _date_entered_history(
             "stage": label,
             "changed_at": days[has].to_numpy(),
             "order_key": exact[has].to_numpy(),
-            "row": np.flatnonzero(has) + 2,
+            "row": row_numbers[has],
             "pos": np.flatnonzero(has),
         }))
     if not frames:

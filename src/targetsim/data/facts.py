@@ -48,6 +48,11 @@ class GroupFacts:
         Won amount closed in the 365 days up to the as-of date.
     pipeline_coverage : float
         open_pipeline_value / bookings_last_365d; NaN when there were no bookings.
+    won_with_amount : int
+        Won deals with a positive amount (the ones deal sizes are learnt from); a segment
+        with none gets deals-won targets only.
+    won_zero_amount : int
+        Won deals whose amount is 0.
     """
 
     level: str
@@ -68,6 +73,8 @@ class GroupFacts:
     open_pipeline_median_age_days: float
     bookings_last_365d: float
     pipeline_coverage: float
+    won_with_amount: int = 0
+    won_zero_amount: int = 0
 
 
 @dataclass(frozen=True)
@@ -195,6 +202,8 @@ def _group(
         ),
         bookings_last_365d=bookings,
         pipeline_coverage=_ratio(open_value, bookings),
+        won_with_amount=int(won["amount"].gt(0).sum()),
+        won_zero_amount=int(won["amount"].eq(0).sum()),
     )
 
 

@@ -21,7 +21,8 @@ from targetsim.data.adapters import (
 )
 from targetsim.data.amounts import resolve_placeholder_amounts
 from targetsim.data.funnel import FunnelData, Opportunities, build_funnel
-from targetsim.data.schema import CANONICAL, validate
+from targetsim.data.options import ReadOptions
+from targetsim.data.schema import CANONICAL, REQUIRED, validate
 from targetsim.errors import ConfigError
 
 #: Input layouts ``fmt`` accepts.
@@ -48,6 +49,7 @@ def load_opportunities(
     as_of: str | date | None = None,
     skip_invalid: bool = False,
     options: ExportOptions | None = None,
+    read: ReadOptions | None = None,
 ) -> Opportunities:
     """Read and validate a CRM export.
 
@@ -75,6 +77,9 @@ def load_opportunities(
     options : ExportOptions, optional
         Stage names (``--won-stages``, ``--lost-stages``, ``--stage-order``), the stage
         history, currency rates and placeholder amounts.
+    read : ReadOptions, optional
+        How the file writes dates and amounts, and which Excel sheet to read
+        (``--date-format``, ``--dayfirst``/``--monthfirst``, ``--decimal``, ``--sheet``).
 
     Returns
     -------
@@ -94,6 +99,7 @@ def load_opportunities(
         raise ConfigError(f"--format {fmt!r} is unknown; choose one of {', '.join(FORMATS)}.")
     stages = tuple(stages)
     options = options or ExportOptions()
+    read = read or ReadOptions()
     if options.stage_history is not None and stages:
         raise ConfigError(
             "--stages and --stage-history both name the stages: with a stage history, give "
@@ -112,6 +118,8 @@ def load_opportunities(
                 "--won-stages, --lost-stages, --stage-order, --stage-history and --fx do not "
                 "apply to --format maven (its stages and currency are known)."
             )
+        if read.sheet is not None:
+            raise ConfigError("--sheet does not apply to --format maven (its files are CSV).")
         raw = from_maven(path, segment_col=segment_col)
     elif layout in CRM_FORMATS:
         from targetsim.data.crm import ROLES
@@ -129,7 +137,7 @@ def load_opportunities(
                 + (" (or the export's Date entered columns)." if layout == "hubspot" else ".")
             )
         raw = from_crm_export(path, layout, mapping=mapping, segment_col=segment_col,
-                              options=options, skip_invalid=skip_invalid)
+                              options=options, skip_invalid=skip_invalid, read=read)
     else:
         for canon, theirs in (mapping or {}).items():
             if canon not in CANONICAL and not re.fullmatch(r"[A-Za-z0-9_]+_at", canon):
@@ -142,9 +150,10 @@ def load_opportunities(
                 "--fx applies to --format salesforce and hubspot, whose exports name each "
                 "amount's currency; convert a canonical file's amounts before loading it."
             )
+        want = [(mapping or {}).get(c, c) for c in REQUIRED]
         raw = from_canonical(path, mapping=mapping, segment_col=segment_col, options=options,
-                             skip_invalid=skip_invalid)
-    raw, moves_back = _with_stage_history(raw, options, skip_invalid)
+                             skip_invalid=skip_invalid, sheet=read.sheet, want=want)
+    raw, moves_back = _with_stage_history(raw, options, skip_invalid, read)
     opps = validate(
         raw.table,
         source=raw.source,
@@ -155,14 +164,15 @@ def load_opportunities(
         impute_created=raw.impute_created,
         warnings=raw.warnings,
         row_numbers=raw.row_numbers,
+        options=read,
     )
-    opps = attach_extras(opps, raw, moves_back)
+    opps = attach_extras(opps, raw, moves_back, read)
     opps = resolve_placeholder_amounts(opps, options.amounts)
     return _note_no_lost(opps)
 
 
 def _with_stage_history(
-    raw: RawCanonical, options: ExportOptions, skip_invalid: bool
+    raw: RawCanonical, options: ExportOptions, skip_invalid: bool, read: ReadOptions
 ) -> tuple[RawCanonical, pd.Series | None]:
     """Add the ``<stage>_at`` columns of ``--stage-history`` (or HubSpot's own columns)."""
     from targetsim.data.stage_history import (
@@ -173,14 +183,15 @@ def _with_stage_history(
     )
 
     if options.stage_history is not None:
-        history = read_stage_history(options.stage_history, skip_invalid=skip_invalid)
+        history = read_stage_history(options.stage_history, skip_invalid=skip_invalid,
+                                     read=read)
         source = str(options.stage_history)
     elif raw.history is not None and options.stage_order:
         history, source = raw.history, f"{raw.source} (Date entered columns)"
     else:
         return raw, None
     stage_map = raw.stage_map or options.stage_map(("won", "closed won"), ("lost", "closed lost"))
-    sd = stage_dates(history, stage_map, deal_dates(raw.table), source=source,
+    sd = stage_dates(history, stage_map, deal_dates(raw.table, read), source=source,
                      skip_invalid=skip_invalid)
     labels = dict(raw.labels)
     for name, slug in zip(sd.names, sd.stages, strict=True):
@@ -214,6 +225,7 @@ def load_funnel(
     as_of: str | date | None = None,
     skip_invalid: bool = False,
     options: ExportOptions | None = None,
+    read: ReadOptions | None = None,
 ) -> FunnelData:
     """:func:`load_opportunities` then :func:`~targetsim.data.funnel.build_funnel`."""
     return build_funnel(
@@ -226,5 +238,6 @@ def load_funnel(
             as_of=as_of,
             skip_invalid=skip_invalid,
             options=options,
+            read=read,
         )
     )

@@ -25,12 +25,15 @@ each open stage. The rules:
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from targetsim.data.dates import file_order_hint, parse_date_column
+from targetsim.data.options import ReadOptions
 from targetsim.data.readers import read_table
 from targetsim.data.schema import normalize_outcome, parse_dates, parse_text
 from targetsim.data.stages import StageMap, stage_key, stage_slug
@@ -85,8 +88,13 @@ def _norm(header: str) -> str:
     return re.sub(r"\s+", " ", str(header)).strip().lower()
 
 
-def read_stage_history(path: str | Path, *, skip_invalid: bool = False) -> pd.DataFrame:
+def read_stage_history(
+    path: str | Path, *, skip_invalid: bool = False, read: ReadOptions | None = None
+) -> pd.DataFrame:
     """Read a stage-history file into ``opportunity_id, stage, changed_at, row``.
+
+    Its dates follow the export's date options (``--dayfirst``, ``--date-format``); the
+    first sheet with the history's columns is read from a workbook.
 
     Raises
     ------
@@ -112,7 +120,7 @@ def read_stage_history(path: str | Path, *, skip_invalid: bool = False) -> pd.Da
                         for f in missing)
             + f"). The file has: {', '.join(repr(c) for c in list(raw.columns)[:30])}."
         )
-    rows = np.arange(len(raw)) + 2
+    rows = raw.index.to_numpy(dtype=np.int64)  # the reader's spreadsheet rows
     keep = np.ones(len(raw), dtype=bool)
     for fc in FIELD_COLUMNS:
         if _norm(fc) in by_norm:
@@ -122,7 +130,8 @@ def read_stage_history(path: str | Path, *, skip_invalid: bool = False) -> pd.Da
             break
     ids = parse_text(raw[found["opportunity_id"]])
     stage = parse_text(raw[found["stage"]])
-    when, bad_date = parse_dates(raw[found["changed_at"]])
+    when, bad_date = parse_dates(raw[found["changed_at"]], read, label=found["changed_at"],
+                                 source=source, rows=rows)
     problems = []
     for what, col, mask in (
         ("no opportunity id", found["opportunity_id"], ids.isna().to_numpy()),
@@ -164,10 +173,18 @@ def read_stage_history(path: str | Path, *, skip_invalid: bool = False) -> pd.Da
 
 
 def exact_times(cells: pd.Series, days: pd.Series) -> pd.Series:
-    """Time of day kept, to order several changes of one day (``days`` where unreadable)."""
-    exact = pd.to_datetime(cells.where(days.notna()), errors="coerce", format="mixed", utc=True)
+    """Time of day kept, to order several changes of one day (``days`` where unreadable).
+
+    The day is always the one of ``days`` (read with the column's one format); only the time
+    of day is taken from the cell, so a day-first cell is never re-read month first.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # dateutil's "dayfirst" hints: the day is not used
+        exact = pd.to_datetime(cells.where(days.notna()), errors="coerce", format="mixed",
+                               utc=True)
     exact = exact.dt.tz_localize(None).astype("datetime64[ns]")
-    return exact.where(exact.notna(), days)
+    time_of_day = (exact - exact.dt.normalize()).fillna(pd.Timedelta(0))
+    return days + time_of_day
 
 
 def infer_order(history: pd.DataFrame, open_names: list[str]) -> tuple[str, ...]:
@@ -349,15 +366,27 @@ def stage_dates(
     )
 
 
-def deal_dates(table: pd.DataFrame) -> pd.DataFrame:
+def deal_dates(table: pd.DataFrame, read: ReadOptions | None = None) -> pd.DataFrame:
     """``opportunity_id, created_at, closed_at`` of a raw canonical table, for
-    :func:`stage_dates` (unreadable cells are NaT: validation reports them later)."""
+    :func:`stage_dates` (unreadable cells, or a column whose format cannot be told, are NaT:
+    validation reports them later with the file's names)."""
     ids = parse_text(table["opportunity_id"])
-    created, _ = parse_dates(table["created_at"])
+    rows = (table.index.to_numpy(dtype=np.int64) if table.index.name == "row"
+            else np.arange(len(table)) + 2)
+    cols = [c for c in ("created_at", "closed_at") if c in table]
+    hint = file_order_hint({c: table[c] for c in cols}, rows, read)
+
+    def dates(c: str) -> pd.Series:
+        try:
+            return parse_date_column(table[c], label=c, source="", rows=rows, options=read,
+                                     order_hint=hint).values
+        except DataError:
+            return pd.Series(pd.NaT, index=table.index, dtype="datetime64[ns]")
+
+    created = dates("created_at")
     outcome, _ = normalize_outcome(table["outcome"])
     if "closed_at" in table:
-        closed, _ = parse_dates(table["closed_at"])
-        closed = closed.where(outcome.isin(["won", "lost"]))
+        closed = dates("closed_at").where(outcome.isin(["won", "lost"]))
     else:
         closed = pd.Series(pd.NaT, index=table.index, dtype="datetime64[ns]")
     return pd.DataFrame({"opportunity_id": ids, "created_at": created, "closed_at": closed})

@@ -44,19 +44,18 @@ def read_teams(path: str | Path) -> pd.DataFrame:
         The file is missing or unreadable, has no owner column, or names an owner twice
         (the message names the file, the spreadsheet row and the value).
     """
+    from targetsim.data.readers import read_table
+    from targetsim.data.schema import parse_text
+
     p = Path(path)
     if not p.is_file():
         raise DataError(f"--teams {p}: file not found.")
     try:
-        if p.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
-            raw = pd.read_excel(p, dtype=str)
-        elif p.suffix.lower() == ".parquet":
-            raw = pd.read_parquet(p).astype("string")
-        else:
-            raw = pd.read_csv(p, dtype=str, keep_default_na=False, na_values=[""],
-                              sep=None, engine="python", encoding="utf-8-sig")
-    except (OSError, ValueError, ImportError, pd.errors.ParserError) as exc:
-        raise DataError(f"--teams {p}: cannot be read ({exc}).") from exc
+        # the export reader's rules: encodings, separators, a name used twice in the header,
+        # rows as a spreadsheet numbers them
+        raw = read_table(p)
+    except DataError as exc:
+        raise DataError(f"--teams {exc}") from None
     found: dict[str, str] = {}
     normed = {_norm(c): c for c in raw.columns}
     for canon, aliases in TEAM_ALIASES.items():
@@ -70,16 +69,16 @@ def read_teams(path: str | Path) -> pd.DataFrame:
             f"(columns found: {', '.join(map(str, raw.columns))})."
         )
     out = pd.DataFrame({
-        c: (raw[found[c]].fillna("").astype(str).str.strip() if c in found else "")
+        c: (parse_text(raw[found[c]]).fillna("").astype(str) if c in found else "")
         for c in TEAM_COLUMNS
-    })
+    }, index=raw.index)
     blank = out.index[out["owner"].eq("")]
     if len(blank):
-        raise DataError(f"--teams {p}: row {int(blank[0]) + 2}, column {found['owner']}: "
+        raise DataError(f"--teams {p}: row {int(blank[0])}, column {found['owner']!r}: "
                         "empty owner name.")
     dup = out.index[out["owner"].duplicated()]
     if len(dup):
         i = int(dup[0])
-        raise DataError(f"--teams {p}: row {i + 2}, column {found['owner']}: owner "
+        raise DataError(f"--teams {p}: row {i}, column {found['owner']!r}: owner "
                         f"{out.loc[i, 'owner']!r} is listed twice.")
     return out.reset_index(drop=True)

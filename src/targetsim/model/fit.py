@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from targetsim.errors import ConfigError, DataError, ModelMismatchError
-from targetsim.io import atomic_path, write_text_atomic
+from targetsim.io import atomic_path, write_csv_atomic, write_text_atomic
 from targetsim.model.config import DEFAULT_DRAWS, DEFAULT_TUNE, MODEL_VERSION, ModelConfig
 from targetsim.model.diagnostics import Diagnostics, diagnose
 from targetsim.model.params import FunnelParams
@@ -610,7 +610,6 @@ def write_fit_outputs(fit: FunnelFit, out_dir: str | os.PathLike[str]) -> dict[s
     }
     with atomic_path(paths["fit"]) as tmp:
         fit.save(tmp)
-    with atomic_path(paths["summary"]) as tmp:
-        fit.summary().to_csv(tmp, index=False)
+    write_csv_atomic(fit.summary(), paths["summary"])  # segment names neutralised
     write_text_atomic(paths["diagnostics"], json.dumps(fit.diagnostics.to_dict(), indent=2) + "\n")
     return paths

@@ -326,7 +326,8 @@ def history_table(funnel: FunnelData) -> pd.DataFrame:
         Columns ``level`` (``segment`` or ``owner``), ``segment``, ``owner`` (empty string
         at segment level), ``n_deals, won, lost, open, win_rate_closed`` (won / (won +
         lost), the naive rate), ``median_won_cycle_days``, ``median_won_size``,
-        ``bookings_last_365``.
+        ``bookings_last_365``, ``won_with_amount`` (won deals with a positive amount: a
+        segment with none gets no bookings target, see :mod:`targetsim.calibrate.amounts`).
     """
     d = funnel.deals.copy()
     d["owner"] = d["owner"].astype(object).where(d["owner"].notna(), "")
@@ -352,6 +353,7 @@ def history_table(funnel: FunnelData) -> pd.DataFrame:
                 "median_won_cycle_days": float(wd.median()) if len(wd) else np.nan,
                 "median_won_size": float(g.loc[won, "amount"].median()) if won.any() else np.nan,
                 "bookings_last_365": float(g["recent_booking"].sum()),
+                "won_with_amount": int((won & g["amount"].gt(0)).sum()),
             }
         )
 
@@ -366,6 +368,6 @@ def history_table(funnel: FunnelData) -> pd.DataFrame:
         own.insert(0, "level", "owner")
         frames.append(own)
     out = pd.concat(frames, ignore_index=True)
-    for c in ("n_deals", "won", "lost", "open"):
+    for c in ("n_deals", "won", "lost", "open", "won_with_amount"):
         out[c] = out[c].astype(np.int64)
     return out

@@ -19,6 +19,7 @@ import pandas as pd
 import xarray as xr
 
 from targetsim.errors import DataError
+from targetsim.io import read_csv_output
 
 TARGET_COLUMNS = (
     "scenario", "level", "name", "period", "metric", "target",
@@ -101,8 +102,9 @@ class PlanInputs:
 
 def _read_csv(path: Path, columns: tuple[str, ...], *, str_cols: tuple[str, ...]) -> pd.DataFrame:
     try:
-        df = pd.read_csv(path, dtype={c: str for c in str_cols}, keep_default_na=False,
-                         na_values=[""])
+        # read_csv_output: names as they were before CSV formula neutralisation
+        df = read_csv_output(path, dtype={c: str for c in str_cols}, keep_default_na=False,
+                             na_values=[""])
     except (OSError, ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot be read as CSV ({exc}).") from exc
     missing = [c for c in columns if c not in df.columns]

@@ -20,6 +20,8 @@ from typing import Any
 
 import pandas as pd
 
+from targetsim.io import read_csv_output
+
 #: Words of the section, in the report's languages.
 TEXT = {
     "en": {
@@ -54,10 +56,11 @@ def load_quota_scores(out_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame] 
     d = Path(out_dir)
     if not (d / SCORES_FILE).is_file():
         return None
-    scores = pd.read_csv(d / SCORES_FILE, dtype={"name": str, "scenario": str},
-                         keep_default_na=False, na_values=[""])
-    roll = (pd.read_csv(d / ROLLUP_FILE, dtype={"scenario": str}, keep_default_na=False,
-                        na_values=[""]) if (d / ROLLUP_FILE).is_file() else None)
+    # read_csv_output: names exactly as they were before CSV formula neutralisation
+    scores = read_csv_output(d / SCORES_FILE, dtype={"name": str, "scenario": str},
+                             keep_default_na=False, na_values=[""])
+    roll = (read_csv_output(d / ROLLUP_FILE, dtype={"scenario": str}, keep_default_na=False,
+                            na_values=[""]) if (d / ROLLUP_FILE).is_file() else None)
     return scores, roll
 
 

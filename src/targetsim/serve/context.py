@@ -61,6 +61,9 @@ class PlanContext:
         The fit's convergence verdict, when known.
     sellers : dict of str to int
         Reps who have sold in each segment (the default headcount of a capacity what-if).
+    segments_without_amounts : tuple of str
+        Segments none of whose won deals has a positive amount: deals-won targets only
+        (:mod:`targetsim.calibrate.amounts`).
     """
 
     params: FunnelParams
@@ -77,6 +80,7 @@ class PlanContext:
     lang: str = "en"
     converged: bool | None = None
     sellers: dict[str, int] = field(default_factory=dict)
+    segments_without_amounts: tuple[str, ...] = ()
 
     @property
     def segments(self) -> tuple[str, ...]:
@@ -197,6 +201,7 @@ def load_plan_context(
         ``draws`` below 10.
     """
     import targetsim
+    from targetsim.calibrate.amounts import segments_without_amounts
     from targetsim.errors import ConfigError
 
     d = Path(plan_dir)
@@ -237,4 +242,6 @@ def load_plan_context(
         currency=str(meta.get("currency", "$")),
         lang=str(meta.get("lang", "en")),
         converged=bool(fit.diagnostics.converged) if hasattr(fit, "diagnostics") else None,
+        segments_without_amounts=tuple(segments_without_amounts(
+            getattr(fit, "history", None), [str(x) for x in params.segments])),
     )

@@ -30,6 +30,7 @@ from typing import Any
 import xarray as xr
 
 from targetsim.errors import TargetsimError
+from targetsim.io import output_folder, staged_outputs
 from targetsim.serve.assumptions import Assumptions
 from targetsim.serve.context import PlanContext
 from targetsim.serve.whatif import (
@@ -145,14 +146,18 @@ class Runner:
                 return snap
             time.sleep(0.02)
 
-    def close(self) -> None:
-        """Stop the worker after the current job (a running what-if is stopped)."""
+    def close(self) -> bool:
+        """Stop the worker after the current job (a running what-if is stopped).
+
+        Returns True once the worker has stopped (False: still busy after 10 s).
+        """
         with self._lock:
             self._closed = True
             if self._running is not None and self._running.kind == "whatif":
                 self._running.cancel.set()
             self._wake.notify_all()
         self._thread.join(timeout=10)
+        return not self._thread.is_alive()
 
     # ------------------------------------------------------------------ internals
     def _add(self, job: Job) -> None:
@@ -193,6 +198,9 @@ class Runner:
             except TargetsimError as exc:
                 with self._lock:
                     self._finish(job, "error", str(exc))
+            except KeyboardInterrupt:  # Ctrl-C stops the server: nothing half-written is kept
+                with self._lock:
+                    self._finish(job, "error", "interrupted")
             except Exception as exc:  # a bug: keep serving, say so, keep the traceback
                 traceback.print_exc(file=sys.stderr)
                 with self._lock:
@@ -268,6 +276,9 @@ class Runner:
         with self._lock:
             rows = self._levers.get(a.key)
         out = Path(job.out_dir or ".")
-        files = write_plan_dir(self.ctx, a, ds, out, lever_rows=rows, on_stage=on_stage)
+        # One run per folder (a plan or another page writing there stops this one with a
+        # message), and the folder gets every file or none (targetsim.io).
+        with output_folder(out, "plan directory") as folder, staged_outputs(folder) as stage:
+            files = write_plan_dir(self.ctx, a, ds, stage, lever_rows=rows, on_stage=on_stage)
         with self._lock:
             job.result = {"out_dir": str(out), "files": sorted({p.name for p in files})}

@@ -39,12 +39,18 @@ ProgressFn = Callable[[int, int], None]
 def simulate_assumptions(
     ctx: PlanContext, a: Assumptions, on_progress: ProgressFn | None = None
 ) -> xr.Dataset:
-    """The projection of the assumptions' scenario (the plan's draws, seed and horizon)."""
+    """The projection of the assumptions' scenario (the plan's draws, seed and horizon).
+
+    Like the plan's, it lists the segments without won amounts (deals-won targets only).
+    """
+    from targetsim.calibrate.amounts import ATTR
     from targetsim.simulate import simulate
 
-    return simulate(ctx.params, ctx.open_pipeline, [a.scenario], start=ctx.start,
-                    months=ctx.months, engine="auto", random_seed=ctx.seed, progress=False,
-                    on_progress=on_progress)
+    ds = simulate(ctx.params, ctx.open_pipeline, [a.scenario], start=ctx.start,
+                  months=ctx.months, engine="auto", random_seed=ctx.seed, progress=False,
+                  on_progress=on_progress)
+    ds.attrs[ATTR] = json.dumps(list(ctx.segments_without_amounts))
+    return ds
 
 
 def json_safe(obj: Any) -> Any:

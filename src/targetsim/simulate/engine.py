@@ -22,6 +22,7 @@ import xarray as xr
 
 from targetsim.errors import ConfigError, ScenarioError
 from targetsim.model.params import FunnelParams
+from targetsim.simulate.budget import check_simulation
 from targetsim.simulate.des import run_des
 from targetsim.simulate.fast import run_fast
 from targetsim.simulate.sampling import (
@@ -238,6 +239,7 @@ def simulate(
         raise ScenarioError(f"{src}: horizon.start: {exc}".replace("--start ", "")) from None
     _check_hires(scenarios, timeline)
     pipeline = encode_pipeline(open_pipeline, params)
+    check_simulation(params, pipeline.size, scenarios, timeline, used)  # memory/time budget
     n = params.n_draws
     args = (pipeline, scenarios, timeline, used, random_seed)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jinja2
 
-from targetsim.io import atomic_path, write_text_atomic
+from targetsim.io import write_csv_atomic, write_text_atomic
 from targetsim.track.backtest import BacktestResult
 from targetsim.track.track import TrackResult
 
@@ -182,9 +182,7 @@ def write_track(result: TrackResult, out_dir: str | Path, *, html: bool, lang: s
     out = Path(out_dir)
     files = []
     for name, frame in (("track.csv", result.table), ("track_warnings.csv", result.warnings)):
-        with atomic_path(out / name) as tmp:
-            frame.to_csv(tmp, index=False)
-        files.append(out / name)
+        files.append(write_csv_atomic(frame, out / name))
     if html:
         files.append(write_text_atomic(out / "track.html",
                                        render_track_html(result, lang, currency)))
@@ -194,15 +192,12 @@ def write_track(result: TrackResult, out_dir: str | Path, *, html: bool, lang: s
 def write_backtest(result: BacktestResult, out_dir: str | Path) -> list[Path]:
     """Write ``backtest.csv`` (one row per forecast), ``backtest_scorecard.csv`` and
     ``backtest_verdict.md`` (the verdict in words)."""
-    from targetsim.io import write_text_atomic
 
     out = Path(out_dir)
     files = []
     for name, frame in (("backtest.csv", result.table),
                         ("backtest_scorecard.csv", result.scorecard)):
-        with atomic_path(out / name) as tmp:
-            frame.to_csv(tmp, index=False)
-        files.append(out / name)
+        files.append(write_csv_atomic(frame, out / name))
     text = "# Backtest verdict\n\n" + "".join(f"- {line}\n" for line in result.verdict())
     files.append(write_text_atomic(out / "backtest_verdict.md", text))
     return files

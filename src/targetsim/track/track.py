@@ -32,6 +32,7 @@ import xarray as xr
 
 from targetsim.data.funnel import Opportunities, build_funnel
 from targetsim.errors import DataError
+from targetsim.io import read_csv_output
 from targetsim.model.params import FunnelParams
 from targetsim.track.cutoff import as_of_cutoff
 from targetsim.track.warnings import (
@@ -490,7 +491,8 @@ def track_plan(
     targets_path = plan / "targets.csv"
     if not targets_path.is_file():
         raise DataError(f"{targets_path}: not found; is {plan} a plan directory (targetsim plan)?")
-    targets = pd.read_csv(targets_path, dtype={"scenario": str, "name": str, "level": str})
+    # read_csv_output: names exactly as written before CSV neutralisation (-North stays -North)
+    targets = read_csv_output(targets_path, dtype={"scenario": str, "name": str, "level": str})
     missing = [c for c in ("scenario", "level", "name", "period", "metric", "target")
                if c not in targets]
     if missing:
@@ -521,7 +523,7 @@ def track_plan(
             params = FunnelFit.load(fit_path).params(n_draws, random_seed=seeds[0])
         projection = load_projection(plan / "projection.nc")
         ind_path = plan / "indicators.csv"
-        indicators = (pd.read_csv(ind_path, dtype={"segment": str}) if ind_path.is_file()
+        indicators = (read_csv_output(ind_path, dtype={"segment": str}) if ind_path.is_file()
                       else None)
         plan_as_of = pd.Timestamp(params.as_of).normalize()
         check_export(opps_now, params, plan_as_of)
