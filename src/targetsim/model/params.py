@@ -158,6 +158,12 @@ class LogNormalSize:
         z = rng.standard_normal(len(seg))
         return np.exp(self.size_mu[d][seg] + self.size_sigma[d][seg] * z)
 
+    def quantile(self, d: np.ndarray, seg: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Contract value at quantile ``u`` of draw ``d[i]`` and segment ``seg[i]``."""
+        from scipy.special import ndtri
+
+        return np.exp(self.size_mu[d, seg] + self.size_sigma[d, seg] * ndtri(u))
+
     def mean(self) -> np.ndarray:
         """Mean contract value (D, S)."""
         return np.exp(self.size_mu + self.size_sigma**2 / 2)
@@ -196,6 +202,11 @@ class EmpiricalSize:
     def sample(self, rng: np.random.Generator, d: int, seg: np.ndarray) -> np.ndarray:
         k = self.slices.shape[2]
         return self.slices[d][seg, rng.integers(0, k, size=len(seg))]
+
+    def quantile(self, d: np.ndarray, seg: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Contract value at quantile ``u`` of draw ``d[i]`` and segment ``seg[i]``."""
+        k = self.slices.shape[2]
+        return self.slices[d, seg, np.minimum((u * k).astype(np.int64), k - 1)]
 
     def mean(self) -> np.ndarray:
         return self.slices.mean(axis=2)
