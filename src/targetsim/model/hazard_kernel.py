@@ -32,6 +32,7 @@ from numba import njit
 WON, LOST, STALL = 0, 1, 2
 
 
+@njit(cache=True, nogil=True)
 def padded(n_bins: int) -> int:
     """Length of a cumulative table row: the ``n_bins + 1`` edges padded to a power of two."""
     p = 2
@@ -46,7 +47,7 @@ def table_width(n_bins: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def build_tables(hw, hl, own_mult, edges, factor, tab):  # noqa: ANN001, ANN201
+def build_tables(hw, hl, own_mult, edges, factor, tab, guide):  # noqa: ANN001, ANN201
     """One draw's sampling tables, a row per cell, under the win factors (filled in place).
 
     Parameters
@@ -66,11 +67,15 @@ def build_tables(hw, hl, own_mult, edges, factor, tab):  # noqa: ANN001, ANN201
         (0 where none); then per bin the total hazard, the survival to its start and the
         shares of the hazard that are a win and a loss (a deal part-way through a bin);
         last the thresholds of a new deal (:func:`scaled`).
+    guide : ndarray of int (2 R, L)
+        Per cell and fate, for each quantile ``g / L`` of the incidence, the bin it falls
+        in: where the search for a new deal's bin starts.
     """
     n_seg, n_bin = hw.shape
     n_cell = own_mult.shape[0] + 1
     pad = (tab.shape[1] - 8 * n_bin - 2) // 2
     coef, part, last = 2 * pad, 2 * pad + 4 * n_bin, 2 * pad + 8 * n_bin
+    n_guide = guide.shape[1]
     for s in range(n_seg):
         for c in range(n_cell):
             r = s * n_cell + c
@@ -103,6 +108,14 @@ def build_tables(hw, hl, own_mult, edges, factor, tab):  # noqa: ANN001, ANN201
                 tab[r, pad + k] = np.inf
             tab[r, last], tab[r, last + 1] = scaled(tab[r, n_bin], tab[r, pad + n_bin],
                                                     factor[s])
+            for k in range(2):
+                off, i = k * pad, 0
+                total = tab[r, off + n_bin]
+                for g in range(n_guide):
+                    x = g / n_guide * total
+                    while i < n_bin - 1 and tab[r, off + i + 1] <= x:
+                        i += 1
+                    guide[2 * r + k, g] = i
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -122,95 +135,117 @@ def scaled(tw, tl, f):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True, nogil=True)
-def hazard_one(tab, edges, r, age, f, u_fate, u_time):  # noqa: ANN001, ANN201
-    """Fate and remaining days (``inf`` if it stalls) of one deal of cell ``r`` open at ``age``.
+def hazard_rows(tab, guide, edges, cell, age, b0, seg, factor, u_fate, u_time, fate, remaining):  # noqa: ANN001, ANN201
+    """Fate and remaining days (``inf`` if it stalls) of deals open at ``age``, one draw.
 
-    ``tab`` from :func:`build_tables`; ``f`` the segment's win factor (its thresholds for a
-    new deal, ``age == 0``, are in the table). Two arrays only: every array handed to a
-    compiled function costs a few words of call, and this runs once per deal.
+    ``tab`` and ``guide`` from :func:`build_tables`; per deal its cell, age, bin of the age
+    (:func:`age_bins`), segment, and two uniforms; ``factor`` (S,) the scenario's win
+    factor (a new deal's thresholds, ``age == 0``, are in the table). Outputs in place.
+    The loop is written for the processor: no branch on a coin flip (the fate, the
+    bisection), the bisection of a new deal started from the guide.
     """
     n_bin = edges.shape[0] - 1
     pad = (tab.shape[1] - 8 * n_bin - 2) // 2
     coef, part, last = 2 * pad, 2 * pad + 4 * n_bin, 2 * pad + 8 * n_bin
-    if age == 0.0:
-        b0, base_w, base_l = 0, 0.0, 0.0
-        p_w, p_wl = tab[r, last], tab[r, last + 1]
-    else:
-        if not age < edges[n_bin]:  # older than anything that ever closed: never closes
-            return STALL, np.inf
-        lo, hi = 0, n_bin
-        while hi - lo > 1:
-            mid = (lo + hi) >> 1
-            if edges[mid] <= age:
-                lo = mid
-            else:
-                hi = mid
-        b0 = lo
-        h, s0 = tab[r, part + 4 * b0], tab[r, part + 4 * b0 + 1]
-        into = -math.expm1(-h * (age - edges[b0]))
-        alive = s0 * (1.0 - into)
-        base_w = tab[r, b0] + s0 * tab[r, part + 4 * b0 + 2] * into
-        base_l = tab[r, pad + b0] + s0 * tab[r, part + 4 * b0 + 3] * into
-        if not alive > 0.0:
-            return STALL, np.inf
-        p_w, p_wl = scaled(max((tab[r, n_bin] - base_w) / alive, 0.0),
-                           max((tab[r, pad + n_bin] - base_l) / alive, 0.0), f)
-    fate = np.int64(u_fate >= p_w) + np.int64(u_fate >= p_wl)
-    k = min(fate, 1)  # a stalled deal's time is worked out on the loss table, then dropped
-    base = base_l if k else base_w
-    off = k * pad
-    total = tab[r, off + n_bin]
-    x = base + u_time * (total - base)
-    # Bisection for the last edge at or below x, halvings unrolled and taken arithmetically
-    # (a branch on a coin flip stalls the processor); rows are padded with inf.
-    i = 0
-    step = pad // 2
-    while step > 64:  # more bins than any grid the model builds
-        if tab[r, off + i + step] <= x:
-            i += step
-        step >>= 1
-    if step >= 64:
-        i += 64 * np.int64(tab[r, off + i + 64] <= x)
-    if step >= 32:
-        i += 32 * np.int64(tab[r, off + i + 32] <= x)
-    if step >= 16:
-        i += 16 * np.int64(tab[r, off + i + 16] <= x)
-    if step >= 8:
-        i += 8 * np.int64(tab[r, off + i + 8] <= x)
-    if step >= 4:
-        i += 4 * np.int64(tab[r, off + i + 4] <= x)
-    if step >= 2:
-        i += 2 * np.int64(tab[r, off + i + 2] <= x)
-    b = i + np.int64(tab[r, off + i + 1] <= x)
-    if b >= n_bin:  # x rounded onto the total: the last bin that holds any mass
-        b = n_bin - 1
-        while b > b0 and tab[r, off + b] >= total:
-            b -= 1
-    cb = coef + 2 * (k * n_bin + b)
-    q = min((x - tab[r, off + b]) * tab[r, cb], 1.0)
-    tau = min(-math.log1p(-q) * tab[r, cb + 1], edges[b + 1] - edges[b])
-    rem = max(edges[b] + tau - age, 0.0)
-    return fate, (np.inf if fate == STALL else rem)
+    n_guide = guide.shape[1]
+    for j in range(cell.shape[0]):
+        r, a = cell[j], age[j]
+        if a == 0.0:
+            start, base_w, base_l = 0, 0.0, 0.0
+            p_w, p_wl = tab[r, last], tab[r, last + 1]
+        else:
+            start = b0[j]
+            if start >= n_bin:  # older than anything that ever closed: never closes
+                fate[j], remaining[j] = STALL, np.inf
+                continue
+            h, s0 = tab[r, part + 4 * start], tab[r, part + 4 * start + 1]
+            into = -math.expm1(-h * (a - edges[start]))
+            alive = s0 * (1.0 - into)
+            base_w = tab[r, start] + s0 * tab[r, part + 4 * start + 2] * into
+            base_l = tab[r, pad + start] + s0 * tab[r, part + 4 * start + 3] * into
+            if not alive > 0.0:
+                fate[j], remaining[j] = STALL, np.inf
+                continue
+            inv = 1.0 / alive
+            p_w, p_wl = scaled(max((tab[r, n_bin] - base_w) * inv, 0.0),
+                               max((tab[r, pad + n_bin] - base_l) * inv, 0.0), factor[seg[j]])
+        u = u_fate[j]
+        f = np.int64(u >= p_w) + np.int64(u >= p_wl)
+        k = min(f, 1)  # a stalled deal's time is worked out on the loss table, then dropped
+        base = base_l if k else base_w
+        off = k * pad
+        total = tab[r, off + n_bin]
+        x = base + u_time[j] * (total - base)
+        if a == 0.0:
+            # The guide's bin for the quantile, then a step or two up.
+            b = guide[2 * r + k, min(int(u_time[j] * n_guide), n_guide - 1)]
+            b += np.int64(tab[r, off + b + 1] <= x)
+            b += np.int64(tab[r, off + b + 1] <= x)
+            while tab[r, off + b + 1] <= x:
+                b += 1
+        else:
+            # Bisection for the last edge at or below x, halvings unrolled and taken
+            # arithmetically; rows are padded with inf.
+            i = 0
+            step = pad // 2
+            while step > 64:  # more bins than any grid the model builds
+                if tab[r, off + i + step] <= x:
+                    i += step
+                step >>= 1
+            if step >= 64:
+                i += 64 * np.int64(tab[r, off + i + 64] <= x)
+            if step >= 32:
+                i += 32 * np.int64(tab[r, off + i + 32] <= x)
+            if step >= 16:
+                i += 16 * np.int64(tab[r, off + i + 16] <= x)
+            if step >= 8:
+                i += 8 * np.int64(tab[r, off + i + 8] <= x)
+            if step >= 4:
+                i += 4 * np.int64(tab[r, off + i + 4] <= x)
+            if step >= 2:
+                i += 2 * np.int64(tab[r, off + i + 2] <= x)
+            b = i + np.int64(tab[r, off + i + 1] <= x)
+        if b >= n_bin:  # x rounded onto the total: the last bin that holds any mass
+            b = n_bin - 1
+            while b > start and tab[r, off + b] >= total:
+                b -= 1
+        cb = coef + 2 * (k * n_bin + b)
+        q = min((x - tab[r, off + b]) * tab[r, cb], 1.0)
+        tau = min(-math.log1p(-q) * tab[r, cb + 1], edges[b + 1] - edges[b])
+        fate[j] = f
+        remaining[j] = np.inf if f == STALL else max(edges[b] + tau - a, 0.0)
+
+
+def age_bins(edges: np.ndarray, age: np.ndarray) -> np.ndarray:
+    """Bin of each age (``edges[b] <= age < edges[b + 1]``; ``J`` from the last edge on)."""
+    return np.searchsorted(edges, age, side="right") - 1 if len(age) else np.zeros(0, int)
 
 
 @njit(cache=True, nogil=True)
 def hazard_sample(
-    hw, hl, own_mult, edges, width, hold_days, j, cell, seg, age, factor, u_fate, u_time,
+    hw, hl, own_mult, edges, width, hold_days, j, cell, seg, age, b0, factor, u_fate, u_time,
     fate, remaining, hold,
 ):  # noqa: ANN001, ANN201
     """Fate, remaining days and slot hold of deals grouped by draw ``j`` (sorted).
 
     ``hw, hl`` (D, S, J), ``own_mult`` (D, O) and ``hold_days`` (D, S) per draw; ``width``
-    from :func:`table_width`; ``factor`` (S,) the scenario's win factor. Outputs in place.
+    from :func:`table_width`; ``b0`` from :func:`age_bins`; ``factor`` (S,) the scenario's
+    win factor. Outputs in place.
     """
-    n_seg = hw.shape[1]
-    tab = np.empty((n_seg * (own_mult.shape[1] + 1), width))
-    d = -1
-    for i in range(j.shape[0]):
-        if j[i] != d:
-            d = j[i]
-            build_tables(hw[d], hl[d], own_mult[d], edges, factor, tab)
-        s, a = seg[i], age[i]
-        fate[i], remaining[i] = hazard_one(tab, edges, cell[i], a, factor[s], u_fate[i],
-                                           u_time[i])
-        hold[i] = max(hold_days[d, s] - a, 0.0) if fate[i] == STALL else remaining[i]
+    n_seg, n_bin = hw.shape[1], hw.shape[2]
+    n_cell = n_seg * (own_mult.shape[1] + 1)
+    tab = np.empty((n_cell, width))
+    guide = np.empty((2 * n_cell, padded(n_bin)), dtype=np.int64)
+    lo = 0
+    while lo < j.shape[0]:
+        d = j[lo]
+        hi = lo
+        while hi < j.shape[0] and j[hi] == d:
+            hi += 1
+        build_tables(hw[d], hl[d], own_mult[d], edges, factor, tab, guide)
+        hazard_rows(tab, guide, edges, cell[lo:hi], age[lo:hi], b0[lo:hi], seg[lo:hi], factor,
+                    u_fate[lo:hi], u_time[lo:hi], fate[lo:hi], remaining[lo:hi])
+        for i in range(lo, hi):
+            hold[i] = max(hold_days[d, seg[i]] - age[i], 0.0) if fate[i] == STALL else (
+                remaining[i])
+        lo = hi

@@ -259,7 +259,7 @@ class HazardSampler:
         (:mod:`targetsim.model.hazard_kernel`). ``win_factor`` as in
         :meth:`HazardOutcome.sample`.
         """
-        from targetsim.model.hazard_kernel import hazard_sample, table_width
+        from targetsim.model.hazard_kernel import age_bins, hazard_sample, table_width
 
         o = self.outcome
         n_seg = o.log_h_won.shape[1]
@@ -271,9 +271,10 @@ class HazardSampler:
         fate = np.empty(n, dtype=np.int64)
         remaining, hold = np.empty(n), np.empty(n)
         edges = np.asarray(o.edges, dtype=float)
+        age = np.asarray(age, dtype=float)
         hazard_sample(self.hw, self.hl, self.own_mult, edges, table_width(len(edges) - 1),
-                      self.hold_days, np.asarray(j, dtype=np.int64), cell, seg,
-                      np.asarray(age, dtype=float), factor, np.asarray(u_fate, dtype=float),
+                      self.hold_days, np.asarray(j, dtype=np.int64), cell, seg, age,
+                      age_bins(edges, age), factor, np.asarray(u_fate, dtype=float),
                       np.asarray(u_time, dtype=float), fate, remaining, hold)
         return fate, remaining, hold
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from targetsim.model.hazard_kernel import build_tables, hazard_one
+from targetsim.model.hazard_kernel import build_tables, hazard_rows, padded
 
 WON, LOST, STALL, COLD = 0, 1, 2, 3
 _LOW = np.uint64(0xFFFFFFFF)
@@ -57,23 +57,29 @@ def close_time(created, duration, c, h0):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True, nogil=True)
-def spawn_draw(k, layout, otab, p_seg, p_owner, p_age, raw, seg, owner, age, created, off):  # noqa: ANN001, ANN201
-    """Segment, owner, age and creation day of draw ``k``'s rows, written at ``row - off``.
+def spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, off):  # noqa: ANN001, ANN201
+    """Draw ``k``'s rows before their fates, written at ``row - off`` into ``scratch``.
 
-    Rows: the open pipeline (its ages; created 0), the backlog candidates and the new
-    opportunities (age 0, sampled from their creation). A new deal's owner comes from the
-    high half of its first word by Walker's alias method on the segment's owner shares
-    (``otab`` from :func:`targetsim.simulate.sampling.owner_table`); what is left of that
-    uniform within the chosen part of the column is uniform again, independent of the
-    owner, and places the creation in its month piece.
+    ``scratch`` = segment, owner, cell (``segment * n_cell + owner + 1``), bin of the age,
+    age, creation day, and the fate and time uniforms. Rows: the open pipeline (its ages;
+    created 0), the backlog candidates and the new opportunities (age 0, sampled from their
+    creation). A new deal's owner comes from the high half of its first word by Walker's
+    alias method on the segment's owner shares (``otab`` from
+    :func:`targetsim.simulate.sampling.owner_table`); what is left of that uniform within
+    the chosen part of the column is uniform again, independent of the owner, and places
+    the creation in its month piece.
     """
     start, counts, b_counts, lo, hi, b_lo, b_hi = layout
+    p_seg, p_owner, p_age, _, p_bin = pipe
+    seg, owner, cell, b0, age, created, u_fate, u_time = scratch
     n_seg = counts.shape[1]
     n_own = (otab.shape[1] - 1) // 4
     i = start[k]
     for q in range(p_seg.shape[0]):
-        seg[i - off], owner[i - off], age[i - off], created[i - off] = (
-            p_seg[q], p_owner[q], p_age[q], 0.0)
+        w = i - off
+        seg[w], owner[w], age[w], created[w], b0[w] = p_seg[q], p_owner[q], p_age[q], 0.0, p_bin[q]
+        cell[w] = p_seg[q] * n_cell + p_owner[q] + 1
+        u_fate[w], u_time[w] = low(raw[i, 0]), high(raw[i, 1])
         i += 1
     for phase in range(2):
         cnt = b_counts if phase == 0 else counts
@@ -95,26 +101,37 @@ def spawn_draw(k, layout, otab, p_seg, p_owner, p_age, raw, seg, owner, age, cre
                         else:
                             o = int(otab[s, n_own + col])
                             x = (f - keep) * otab[s, 3 * n_own + col]
-                    seg[i - off], owner[i - off], age[i - off] = s, o, 0.0
-                    created[i - off] = t0[p] + x * width
+                    w = i - off
+                    seg[w], owner[w], cell[w], b0[w] = s, o, s * n_cell + o + 1, 0
+                    age[w], created[w] = 0.0, t0[p] + x * width
+                    u_fate[w], u_time[w] = low(raw[i, 0]), high(raw[i, 1])
                     i += 1
 
 
-@njit(cache=True, nogil=True, inline="always")
-def count(hist, own, lut, s, o, created, t, fate, value):  # noqa: ANN001, ANN201
-    """One deal into its draw's histograms.
+def scratch_rows(n: int) -> tuple[np.ndarray, ...]:
+    """Per-row scratch of :func:`spawn_draw` for ``n`` rows."""
+    def ints() -> np.ndarray:
+        return np.empty(n, dtype=np.int64)
 
-    ``hist`` (S, M + 2, M + 2, 4, 2): deals and their values by segment, month of creation
-    and month of close (each shifted by one: 0 = before the horizon, ``M + 1`` = after it
-    or never) and fate; ``own`` ((O + 1) * (M + 2) + 1, 2): won deals by owner and month of
-    close (the last row takes every other deal, so that no branch is needed).
+    return (ints(), ints(), ints(), ints(), np.empty(n), np.empty(n), np.empty(n), np.empty(n))
+
+
+@njit(cache=True, nogil=True, inline="always")
+def count(hist, own, lut, n_m, s, o, created, t, fate, value):  # noqa: ANN001, ANN201
+    """One deal into its draw's histograms (flat, for cheap indexing).
+
+    ``hist`` (S * (M + 2) * (M + 2) * 4, 2): deals and their values by segment, month of
+    creation and month of close (each shifted by one: 0 = before the horizon, ``M + 1`` =
+    after it or never) and fate; ``own`` ((O + 1) * (M + 2) + 1, 2): won deals by owner and
+    month of close (the last row takes every other deal, so that no branch is needed).
     """
     e_m = float(lut.shape[0] - 1)
+    m2 = n_m + 2
     b = lut[int(min(created, e_m))] + 1
     c = lut[int(min(t, e_m))] + 1
-    hist[s, b, c, fate, 0] += 1.0
-    hist[s, b, c, fate, 1] += value
-    m2 = hist.shape[1]
+    cell = ((s * m2 + b) * m2 + c) * 4 + fate
+    hist[cell, 0] += 1.0
+    hist[cell, 1] += value
     k = (o + 1) * m2 + c if fate == WON else own.shape[0] - 1
     own[k, 0] += 1.0
     own[k, 1] += value
@@ -124,16 +141,17 @@ def count(hist, own, lut, s, o, created, t, fate, value):  # noqa: ANN001, ANN20
 def derive(k, hist, own, out):  # noqa: ANN001, ANN201
     """Draw ``k``'s monthly figures from its histograms (see :mod:`.tally`)."""
     won, lost, cold, booked, new, open_n, open_v, own_booked, own_won = out
-    n_seg, m2 = hist.shape[0], hist.shape[1]
-    n_m = m2 - 2
+    n_seg, n_m = won.shape[1], won.shape[2]
+    m2 = n_m + 2
     for s in range(n_seg):
         for b in range(m2):
             for c in range(m2):
                 for f in range(4):
-                    n = np.int64(hist[s, b, c, f, 0])
+                    cell = ((s * m2 + b) * m2 + c) * 4 + f
+                    n = np.int64(hist[cell, 0])
                     if n == 0:
                         continue
-                    v = hist[s, b, c, f, 1]
+                    v = hist[cell, 1]
                     if 1 <= c <= n_m:
                         if f == WON:
                             won[k, s, c - 1] += n
@@ -163,18 +181,20 @@ def derive(k, hist, own, out):  # noqa: ANN001, ANN201
 
 def histograms(n_seg: int, n_own: int, months: int) -> tuple[np.ndarray, np.ndarray]:
     """Zeroed histograms of one draw (see :func:`count`)."""
-    return (np.zeros((n_seg, months + 2, months + 2, 4, 2)),
+    return (np.zeros((n_seg * (months + 2) ** 2 * 4, 2)),
             np.zeros(((n_own + 1) * (months + 2) + 1, 2)))
 
 
 @njit(cache=True, nogil=True)
 def tally_block(start, seg, owner, created, t_close, fate, value, lut, hist, own, out):  # noqa: ANN001, ANN201
     """Count deals whose close times and fates are given (the SimPy engine's)."""
+    n_m = out[0].shape[2]
     for k in range(start.shape[0] - 1):
         hist[:] = 0.0
         own[:] = 0.0
         for i in range(start[k], start[k + 1]):
-            count(hist, own, lut, seg[i], owner[i], created[i], t_close[i], fate[i], value[i])
+            count(hist, own, lut, n_m, seg[i], owner[i], created[i], t_close[i], fate[i],
+                  value[i])
         derive(k, hist, own, out)
 
 
@@ -192,7 +212,8 @@ def run_block(layout, otab, pipe, raw, scen, hazard, given, slices, h0, lut, mat
     otab : ndarray (S, 4 O + 1)
         Alias tables of the owner shares (:func:`spawn_draw`).
     pipe : tuple
-        The open pipeline: segment, owner, age, amount (NaN = draw it).
+        The open pipeline: segment, owner, age, amount (NaN = draw it), bin of the age in
+        the hazard grid.
     raw : ndarray of uint64 (N, 2)
         Each row's random words: the high half of the first places the deal (owner,
         creation), the low half decides its fate; the second word's high half its time,
@@ -224,26 +245,33 @@ def run_block(layout, otab, pipe, raw, scen, hazard, given, slices, h0, lut, mat
     # Tuples are unpacked here once: handing a tuple of arrays to a helper inside the loop
     # costs reference counting on every call.
     start, counts, b_counts = layout[0], layout[1], layout[2]
-    p_seg, p_owner, p_age, p_amount = pipe
+    p_seg, p_amount = pipe[0], pipe[3]
     win, deal_size, cycle = scen
     use_hazard, hw, hl, own_mult, hz_edges, width, hold_days = hazard
     g_fate, g_rem, g_hold, g_value = given
     out_start, n_open, o_seg, o_owner, o_created, o_fate, o_dur, o_hold, o_value = deals
     n_k, n_seg = counts.shape[0], counts.shape[1]
-    n_p, n_q = p_seg.shape[0], slices.shape[2]
+    n_p, n_q, n_m = p_seg.shape[0], slices.shape[2], out[0].shape[2]
     n_cell = own_mult.shape[1] + 1
     tab = np.empty((n_seg * n_cell, width))
+    guide = np.empty((2 * n_seg * n_cell, padded(hz_edges.shape[0] - 1)), dtype=np.int64)
     rows = 0
     for k in range(n_k):
         rows = max(rows, start[k + 1] - start[k])
-    seg, owner = np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64)
-    age, created = np.empty(rows), np.empty(rows)
+    scratch = (np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64),
+               np.empty(rows, dtype=np.int64), np.empty(rows, dtype=np.int64), np.empty(rows),
+               np.empty(rows), np.empty(rows), np.empty(rows))
+    seg, owner, cell, b0, age, created, u_fate, u_time = scratch
+    fates, durs = np.empty(rows, dtype=np.int64), np.empty(rows)
     w = 0
     for k in range(n_k):
+        spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, start[k])
+        n_rows = start[k + 1] - start[k]
         if use_hazard:
-            build_tables(hw[k], hl[k], own_mult[k], hz_edges, win, tab)
-        spawn_draw(k, layout, otab, p_seg, p_owner, p_age, raw, seg, owner, age, created,
-                   start[k])
+            build_tables(hw[k], hl[k], own_mult[k], hz_edges, win, tab, guide)
+            hazard_rows(tab, guide, hz_edges, cell[:n_rows], age[:n_rows], b0[:n_rows],
+                        seg[:n_rows], win, u_fate[:n_rows], u_time[:n_rows], fates[:n_rows],
+                        durs[:n_rows])
         if materialise:
             out_start[k] = w
         else:
@@ -253,20 +281,20 @@ def run_block(layout, otab, pipe, raw, scen, hazard, given, slices, h0, lut, mat
         for s in range(n_seg):
             for b in range(b_counts.shape[2]):
                 n_back += b_counts[k, s, b]
-        for q in range(start[k + 1] - start[k]):
+        for q in range(n_rows):
             i = start[k] + q
             s, o, a, c = seg[q], owner[q], age[q], created[q]
-            w0, w1 = raw[i, 0], raw[i, 1]
             if use_hazard:
-                fate, dur = hazard_one(tab, hz_edges, s * n_cell + o + 1, a, win[s], low(w0),
-                                       high(w1))
-                hold = max(hold_days[k, s] - a, 0.0) if fate == STALL else dur
+                fate, dur = fates[q], durs[q]
+                hold = 0.0
+                if materialise:  # a slot's hold matters to the capacity engine only
+                    hold = max(hold_days[k, s] - a, 0.0) if fate == STALL else dur
             else:
                 fate, dur, hold = g_fate[i], g_rem[i], g_hold[i]
             if q < n_p and np.isfinite(p_amount[q]):
                 v = p_amount[q]
             elif n_q:
-                v = slices[k, s, min(int(low(w1) * n_q), n_q - 1)]
+                v = slices[k, s, min(int(low(raw[i, 1]) * n_q), n_q - 1)]
             else:
                 v = g_value[i]
             v *= deal_size[s]
@@ -283,7 +311,7 @@ def run_block(layout, otab, pipe, raw, scen, hazard, given, slices, h0, lut, mat
                 if q < n_p + n_back:
                     n_open[k] = w - out_start[k]
             else:
-                count(hist, own, lut, s, o, c, close_time(c, dur, cycle[s], h0), fate, v)
+                count(hist, own, lut, n_m, s, o, c, close_time(c, dur, cycle[s], h0), fate, v)
         if not materialise:
             derive(k, hist, own, out)
     if materialise:
@@ -291,21 +319,18 @@ def run_block(layout, otab, pipe, raw, scen, hazard, given, slices, h0, lut, mat
 
 
 @njit(cache=True, nogil=True)
-def spawn_rows(layout, otab, pipe, raw, j, seg, owner, age, created):  # noqa: ANN001, ANN201
-    """Every row's draw, segment, owner, age and creation day, as :func:`run_block` has them.
+def spawn_rows(layout, otab, pipe, raw, j, scratch):  # noqa: ANN001, ANN201
+    """Every row's draw and :func:`spawn_draw` scratch, as :func:`run_block` has them.
 
     For components sampled outside the compiled loop, which need the deals first.
     """
     start = layout[0]
-    p_seg, p_owner, p_age = pipe[0], pipe[1], pipe[2]
     for k in range(start.shape[0] - 1):
-        spawn_draw(k, layout, otab, p_seg, p_owner, p_age, raw, seg, owner, age, created, 0)
+        spawn_draw(k, layout, otab, pipe, raw, 1, scratch, 0)
         for i in range(start[k], start[k + 1]):
             j[i] = k
 
 
-@njit(cache=True, nogil=True)
-def split_uniforms(raw, out):  # noqa: ANN001, ANN201
-    """Every row's fate, time and value uniforms (N, 3), for components sampled outside."""
-    for i in range(raw.shape[0]):
-        out[i, 0], out[i, 1], out[i, 2] = low(raw[i, 0]), high(raw[i, 1]), low(raw[i, 1])
+def value_uniforms(raw: np.ndarray) -> np.ndarray:
+    """Every row's value uniform (the low half of its second word)."""
+    return (raw[:, 1] & _LOW) * _SCALE

@@ -267,13 +267,20 @@ class DealSampler:
         if not (n_own and share.shape == (n_seg, n_own)):
             share = np.zeros((n_seg, 0))
         self.otab = owner_table(share)
-        self.pipe = (np.ascontiguousarray(pipeline.segment, dtype=np.int64),
-                     np.ascontiguousarray(pipeline.owner, dtype=np.int64),
-                     np.ascontiguousarray(pipeline.age, dtype=float),
-                     np.ascontiguousarray(pipeline.amount, dtype=float))
-        self.n_open = pipeline.size
         self.hazard = isinstance(params.outcome, HazardOutcome)
         self.empirical = isinstance(params.size, EmpiricalSize)
+        age = np.ascontiguousarray(pipeline.age, dtype=float)
+        if self.hazard:
+            from targetsim.model.hazard_kernel import age_bins
+
+            bins = age_bins(np.asarray(params.outcome.edges, dtype=float), age)
+        else:
+            bins = np.zeros(len(age), dtype=np.int64)
+        self.pipe = (np.ascontiguousarray(pipeline.segment, dtype=np.int64),
+                     np.ascontiguousarray(pipeline.owner, dtype=np.int64), age,
+                     np.ascontiguousarray(pipeline.amount, dtype=float),
+                     np.ascontiguousarray(bins, dtype=np.int64))
+        self.n_open = pipeline.size
         from targetsim.simulate.tally import day_months
 
         self.lut = day_months(timeline)
@@ -301,7 +308,13 @@ class DealSampler:
 
     def _run(self, draws, mult, rngs, outcomes, materialise: bool, out: tuple) -> tuple:  # noqa: ANN001
         from targetsim.model.hazard_kernel import table_width
-        from targetsim.simulate.kernels import histograms, run_block, spawn_rows, split_uniforms
+        from targetsim.simulate.kernels import (
+            histograms,
+            run_block,
+            scratch_rows,
+            spawn_rows,
+            value_uniforms,
+        )
 
         p = self.params
         draws = np.asarray(draws, dtype=np.int64)
@@ -311,15 +324,15 @@ class DealSampler:
         n, n_k, n_seg = len(raw), len(draws), len(p.segments)
         given = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
         if not (self.hazard and self.empirical):  # a component sampled outside the loop
-            j, seg, owner = (np.empty(n, dtype=np.int64) for _ in range(3))
-            age, created, u = np.empty(n), np.empty(n), np.empty((n, 3))
-            spawn_rows(layout, self.otab, self.pipe, raw, j, seg, owner, age, created)
-            split_uniforms(raw, u)
+            j, scratch = np.empty(n, dtype=np.int64), scratch_rows(n)
+            spawn_rows(layout, self.otab, self.pipe, raw, j, scratch)
+            seg, owner, _, _, age, _, u_fate, u_time = scratch
             fate, rem, hold = given[:3]
             if not self.hazard:
-                fate, rem, hold = outcomes.draw(j, seg, owner, age, u[:, 0], u[:, 1],
+                fate, rem, hold = outcomes.draw(j, seg, owner, age, u_fate, u_time,
                                                 mult.win_rate)
-            value = p.size.quantile(draws[j], seg, u[:, 2]) if not self.empirical else given[3]
+            value = (p.size.quantile(draws[j], seg, value_uniforms(raw)) if not self.empirical
+                     else given[3])
             given = (np.ascontiguousarray(fate, dtype=np.int64), np.ascontiguousarray(rem),
                      np.ascontiguousarray(hold), np.ascontiguousarray(value, dtype=float))
         if self.hazard:
