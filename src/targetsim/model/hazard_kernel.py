@@ -109,13 +109,16 @@ def build_tables(hw, hl, own_mult, edges, factor, tab, guide):  # noqa: ANN001, 
             tab[r, last], tab[r, last + 1] = scaled(tab[r, n_bin], tab[r, pad + n_bin],
                                                     factor[s])
             for k in range(2):
-                off, i = k * pad, 0
+                # Bin by bin, the guide entries whose quantile lies below the bin's upper
+                # edge (a run per bin: no branch on each entry).
+                off, g = k * pad, 0
                 total = tab[r, off + n_bin]
-                for g in range(n_guide):
-                    x = g / n_guide * total
-                    while i < n_bin - 1 and tab[r, off + i + 1] <= x:
-                        i += 1
-                    guide[2 * r + k, g] = i
+                for b in range(n_bin - 1):
+                    top = tab[r, off + b + 1]
+                    while g < n_guide and g / n_guide * total < top:
+                        guide[2 * r + k, g] = b
+                        g += 1
+                guide[2 * r + k, g:] = n_bin - 1
 
 
 @njit(cache=True, nogil=True, inline="always")
@@ -179,6 +182,8 @@ def hazard_rows(tab, guide, edges, cell, age, b0, seg, factor, u_fate, u_time, f
         if a == 0.0:
             # The guide's bin for the quantile, then a step or two up.
             b = guide[2 * r + k, min(int(u_time[j] * n_guide), n_guide - 1)]
+            if tab[r, off + b] > x:  # the product rounded up onto the next entry
+                b -= 1
             b += np.int64(tab[r, off + b + 1] <= x)
             b += np.int64(tab[r, off + b + 1] <= x)
             while tab[r, off + b + 1] <= x:

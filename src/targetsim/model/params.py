@@ -105,13 +105,15 @@ class ArrivalDraws:
         return ArrivalDraws(log_rate=self.log_rate, alpha=self.alpha,
                             first_month=self.first_month - k)
 
-    def missing(self, d: int) -> np.ndarray:
-        """Expected unrecorded deals of draw ``d`` per segment and backlog month (S, B)."""
+    def missing(self, d: int | np.ndarray) -> np.ndarray:
+        """Expected unrecorded deals of draw(s) ``d`` per segment and backlog month.
+
+        Shape (S, B) for one draw, (len(d), S, B) for an array of draws.
+        """
         if self.backlog_lo.size == 0:
-            return np.zeros((self.log_rate.shape[1], 0))
-        level = np.exp(self.log_mean(np.array([0]), d)[:, 0])
-        return np.maximum(level[:, None] * self.backlog_exposure[None, :]
-                          - self.backlog_observed, 0.0)
+            return np.zeros(np.shape(d) + (self.log_rate.shape[1], 0))
+        level = np.exp(self.log_mean(np.array([0]), d)[..., 0])
+        return np.maximum(level[..., None] * self.backlog_exposure - self.backlog_observed, 0.0)
 
     @classmethod
     def from_trend(

@@ -96,11 +96,12 @@ def spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, off):  # noqa: ANN00
                         col = min(int(y), n_own - 1)
                         f = y - col
                         keep = otab[s, col]
-                        if f < keep:
-                            o, x = col, f * otab[s, 2 * n_own + col]
-                        else:
-                            o = int(otab[s, n_own + col])
-                            x = (f - keep) * otab[s, 3 * n_own + col]
+                        # Both parts of the column worked out, one kept: no branch on the
+                        # coin flip (the other part's reciprocal may be 0 or inf, unused).
+                        stay = f < keep
+                        o = col if stay else int(otab[s, n_own + col])
+                        x = f * otab[s, 2 * n_own + col] if stay else (
+                            (f - keep) * otab[s, 3 * n_own + col])
                     w = i - off
                     seg[w], owner[w], cell[w], b0[w] = s, o, s * n_cell + o + 1, 0
                     age[w], created[w] = 0.0, t0[p] + x * width

@@ -175,17 +175,22 @@ class Deals:
     n_open: int
 
 
-def _arrivals(
-    rng: np.random.Generator, mean: np.ndarray, alpha: np.ndarray
-) -> np.ndarray:
-    """NegativeBinomial counts (gamma-Poisson mixture; Poisson where ``alpha`` is inf)."""
-    finite = np.isfinite(alpha)
-    rate = mean.copy()
+def _arrival_params(mean: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Gamma shape and scale of NegativeBinomial counts around ``mean`` (gamma-Poisson).
+
+    Where ``alpha`` is inf the counts are Poisson: ``finite`` is False there.
+    """
+    finite = np.broadcast_to(np.isfinite(alpha), mean.shape)
+    shape = np.where(finite, np.broadcast_to(alpha, mean.shape), 1.0)
+    return finite, shape, np.where(finite, mean / shape, 1.0)
+
+
+def _arrivals(rng: np.random.Generator, mean: np.ndarray, finite: np.ndarray,
+              shape: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """NegativeBinomial counts of one draw (see :func:`_arrival_params`)."""
     if finite.any():
-        a = np.broadcast_to(alpha, mean.shape)
-        g = rng.gamma(np.where(finite, a, 1.0), np.where(finite, mean / np.where(finite, a, 1), 1))
-        rate = np.where(finite, g, mean)
-    return rng.poisson(rate)
+        return rng.poisson(np.where(finite, rng.gamma(shape, scale), mean))
+    return rng.poisson(mean)
 
 
 @dataclass(frozen=True)
@@ -292,17 +297,17 @@ class DealSampler:
         lead = np.where(self.in_horizon[None, :], mult.lead_volume[:, None], 1.0)
         mean = np.exp(p.arrivals.log_mean(self.month, draws)) * (self.share * lead)[None]
         alpha = np.asarray(p.arrivals.alpha, dtype=float)[draws][:, :, None]
+        finite, shape, scale = _arrival_params(mean, alpha)
+        missing = p.arrivals.missing(draws)
         counts = np.empty((n_k, n_seg, len(self.lo)), dtype=np.int64)
         b_counts = np.empty((n_k, n_seg, len(self.b_lo)), dtype=np.int64)
         for k, rng in enumerate(rngs):
-            counts[k] = _arrivals(rng, mean[k], alpha[k])
-            b_counts[k] = rng.poisson(p.arrivals.missing(int(draws[k])))
+            counts[k] = _arrivals(rng, mean[k], finite[k], shape[k], scale[k])
+            b_counts[k] = rng.poisson(missing[k])
         rows = self.n_open + b_counts.sum(axis=(1, 2)) + counts.sum(axis=(1, 2))
         start = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
-        raw = np.empty((int(start[-1]), WORDS), dtype=np.uint64)
-        for k, rng in enumerate(rngs):
-            raw[start[k]:start[k + 1]] = rng.bit_generator.random_raw(
-                int(rows[k]) * WORDS).reshape(-1, WORDS)
+        raw = np.concatenate([rng.bit_generator.random_raw(int(n) * WORDS)
+                              for rng, n in zip(rngs, rows, strict=True)]).reshape(-1, WORDS)
         layout = (start, counts, b_counts, self.lo, self.hi, self.b_lo, self.b_hi)
         return layout, raw
 
