@@ -34,9 +34,10 @@ WON, LOST, STALL = 0, 1, 2
 
 @njit(cache=True, nogil=True)
 def padded(n_bins: int) -> int:
-    """Length of a cumulative table row: the ``n_bins + 1`` edges padded to a power of two."""
+    """Length of a cumulative table row: the ``n_bins + 1`` edges, at least one ``inf`` (which
+    stops every search), padded to a power of two."""
     p = 2
-    while p < n_bins + 1:
+    while p < n_bins + 2:
         p *= 2
     return p
 

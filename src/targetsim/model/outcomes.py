@@ -14,9 +14,12 @@ components describe when, per posterior draw and segment:
 Both answer the same questions for the simulator and the reports:
 :meth:`~HazardOutcome.eventual` (segment-level shares), :meth:`~HazardOutcome.conditional`
 (the shares of deals still open at a given age), :meth:`~HazardOutcome.sample` (fate, time
-to close and how long a stalled deal keeps a rep busy) and
-:meth:`~HazardOutcome.won_quantile`. Every array has the draw axis first. NumPy only: the
-steps after the fit read these without importing the sampler.
+to close and how long a stalled deal keeps a rep busy), :meth:`~HazardOutcome.sampler`
+(the same for many draws from given uniforms, as the simulator draws them) and
+:meth:`~HazardOutcome.won_quantile`. Every array has the draw axis first. NumPy only, but
+for the hazard component's sampling loop, compiled with Numba
+(:mod:`targetsim.model.hazard_kernel`, imported when first sampling): the steps after the
+fit read these without importing the sampler.
 """
 
 from __future__ import annotations
@@ -264,8 +267,10 @@ class HazardSampler:
         o = self.outcome
         n_seg = o.log_h_won.shape[1]
         n = len(j)
-        seg = np.asarray(seg, dtype=np.int64)
-        cell = seg * (o.owner_effect.shape[1] + 1) + np.asarray(owner, dtype=np.int64) + 1
+        seg, owner = np.asarray(seg, dtype=np.int64), np.asarray(owner, dtype=np.int64)
+        n_eff = o.owner_effect.shape[1]
+        # An owner without an effect (none, or beyond the table) takes the segment's row.
+        cell = seg * (n_eff + 1) + np.where((owner >= 0) & (owner < n_eff), owner + 1, 0)
         factor = np.ascontiguousarray(np.broadcast_to(np.asarray(win_factor, dtype=float),
                                                       (n_seg,)))
         fate = np.empty(n, dtype=np.int64)

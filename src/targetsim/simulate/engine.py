@@ -28,6 +28,7 @@ import xarray as xr
 from targetsim.errors import ConfigError, ScenarioError
 from targetsim.model.params import FunnelParams
 from targetsim.simulate.des import run_des
+from targetsim.simulate.fast import run_fast
 from targetsim.simulate.sampling import DealSampler, Multipliers, Pipeline, encode_pipeline
 from targetsim.simulate.scenario import Scenario
 from targetsim.simulate.tally import tally
@@ -87,8 +88,7 @@ def run_chunk(
         for k, sc in enumerate(scenarios):
             rngs = [deal_stream(random_seed, g) for g in gs]
             if engine == "fast":
-                out = sampler.tally(js, mults[k], rngs, outcomes)
-                out["capacity"] = np.full((len(js), n_seg, timeline.months), np.inf)
+                out = run_fast(sampler, js, mults[k], rngs, outcomes)
             else:
                 block = sampler.sample(js, mults[k], rngs, outcomes)
                 t_close, fate = np.empty(len(block.segment)), block.outcome.copy()

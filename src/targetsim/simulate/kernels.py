@@ -57,10 +57,17 @@ def close_time(created, duration, c, h0):  # noqa: ANN001, ANN201
 
 
 @njit(cache=True, nogil=True)
+def close_times(created, duration, seg, cycle, h0, out):  # noqa: ANN001, ANN201
+    """:func:`close_time` of every deal (outputs in place)."""
+    for i in range(created.shape[0]):
+        out[i] = close_time(created[i], duration[i], cycle[seg[i]], h0)
+
+
+@njit(cache=True, nogil=True)
 def spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, off):  # noqa: ANN001, ANN201
     """Draw ``k``'s rows before their fates, written at ``row - off`` into ``scratch``.
 
-    ``scratch`` = segment, owner, cell (``segment * n_cell + owner + 1``), bin of the age,
+    ``scratch`` = segment, owner, table row (:func:`_cell`), bin of the age,
     age, creation day, and the fate and time uniforms. Rows: the open pipeline (its ages;
     created 0), the backlog candidates and the new opportunities (age 0, sampled from their
     creation). A new deal's owner comes from the high half of its first word by Walker's
@@ -78,7 +85,7 @@ def spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, off):  # noqa: ANN00
     for q in range(p_seg.shape[0]):
         w = i - off
         seg[w], owner[w], age[w], created[w], b0[w] = p_seg[q], p_owner[q], p_age[q], 0.0, p_bin[q]
-        cell[w] = p_seg[q] * n_cell + p_owner[q] + 1
+        cell[w] = _cell(p_seg[q], p_owner[q], n_cell)
         u_fate[w], u_time[w] = low(raw[i, 0]), high(raw[i, 1])
         i += 1
     for phase in range(2):
@@ -103,10 +110,17 @@ def spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, off):  # noqa: ANN00
                         x = f * otab[s, 2 * n_own + col] if stay else (
                             (f - keep) * otab[s, 3 * n_own + col])
                     w = i - off
-                    seg[w], owner[w], cell[w], b0[w] = s, o, s * n_cell + o + 1, 0
+                    seg[w], owner[w], cell[w], b0[w] = s, o, _cell(s, o, n_cell), 0
                     age[w], created[w] = 0.0, t0[p] + x * width
                     u_fate[w], u_time[w] = low(raw[i, 0]), high(raw[i, 1])
                     i += 1
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _cell(s, o, n_cell):  # noqa: ANN001, ANN202
+    """Table row of segment ``s`` and owner ``o``; an owner the outcome has no effect for
+    (none, or beyond its table) takes the segment's row without owner."""
+    return s * n_cell + (o + 1 if 0 <= o < n_cell - 1 else 0)
 
 
 def scratch_rows(n: int) -> tuple[np.ndarray, ...]:
@@ -128,14 +142,22 @@ def count(hist, own, lut, n_m, s, o, created, t, fate, value):  # noqa: ANN001, 
     """
     e_m = float(lut.shape[0] - 1)
     m2 = n_m + 2
-    b = lut[int(min(created, e_m))] + 1
-    c = lut[int(min(t, e_m))] + 1
+    b = lut[_day(created, e_m)] + 1
+    c = lut[_day(t, e_m)] + 1
     cell = ((s * m2 + b) * m2 + c) * 4 + fate
     hist[cell, 0] += 1.0
     hist[cell, 1] += value
     k = (o + 1) * m2 + c if fate == WON else own.shape[0] - 1
     own[k, 0] += 1.0
     own[k, 1] += value
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _day(t, e_m):  # noqa: ANN001, ANN202
+    """Whole day of ``t`` within ``[0, e_m]`` (never, or NaN: the end)."""
+    if not t < e_m:
+        return int(e_m)
+    return int(t) if t > 0.0 else 0
 
 
 @njit(cache=True, nogil=True)

@@ -31,14 +31,16 @@ slot after the 95th percentile of its segment's won cycle counted from creation 
 older than that holds no slot at all).
 
 **Random numbers.** Each draw has its own stream (see :mod:`targetsim.simulate.engine`),
-consumed in this order: the new opportunities' counts per segment and month piece, the
-backlog's counts, then four uniforms per deal, deals laid out as [open pipeline, backlog,
-new]: (0) the owner and, with what is left of it, the creation day; (1) the fate; (2) the
-time to close within that fate; (3) the contract value. A deal's time and value do not
-depend on the scenario's win rate, so a deal won under two scenarios closes on the same day
-for the same amount under both. Draws are sampled by blocks (:class:`DealSampler`), the
-inner loops compiled (:mod:`targetsim.simulate.kernels`); a draw's deals do not depend on
-the block it is sampled with.
+consumed in this order: the new opportunities' counts per segment and month piece
+(gamma-Poisson), the backlog's counts, then two 64-bit words per deal, deals laid out as
+[open pipeline, backlog, new], each word giving two uniforms of 32 bits: the first word's
+high half places a new deal (its owner, then with what is left of that uniform its creation
+day), its low half decides the fate; the second word's high half gives the time to close
+within that fate, its low half the contract value. A deal's time and value do not depend
+on the scenario's win rate, so a deal won under two scenarios closes on the same day for
+the same amount under both. Draws are sampled by blocks (:class:`DealSampler`) in compiled
+loops (:mod:`targetsim.simulate.kernels`); a draw's deals do not depend on the block it is
+sampled with, nor on the engine that closes them.
 """
 
 from __future__ import annotations
