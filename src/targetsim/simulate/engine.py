@@ -12,8 +12,10 @@ difference between two scenarios is their effect rather than Monte-Carlo noise, 
 scenario's result does not depend on which other scenarios share the run.
 
 Draws are processed by blocks of :data:`BLOCK_DRAWS`: the deals of a block are sampled
-together (:class:`~targetsim.simulate.sampling.DealSampler`) and tallied together
-(:func:`~targetsim.simulate.tally.tally`); the SimPy engine runs each draw's deals in turn.
+together (:class:`~targetsim.simulate.sampling.DealSampler`); the vectorised engine closes
+and counts them in the same pass (:func:`~targetsim.simulate.fast.run_fast`), the SimPy
+engine runs each draw's deals in turn and :func:`~targetsim.simulate.tally.tally` counts
+them with the same rules.
 """
 
 from __future__ import annotations
