@@ -14,9 +14,12 @@ components describe when, per posterior draw and segment:
 Both answer the same questions for the simulator and the reports:
 :meth:`~HazardOutcome.eventual` (segment-level shares), :meth:`~HazardOutcome.conditional`
 (the shares of deals still open at a given age), :meth:`~HazardOutcome.sample` (fate, time
-to close and how long a stalled deal keeps a rep busy) and
-:meth:`~HazardOutcome.won_quantile`. Every array has the draw axis first. NumPy only: the
-steps after the fit read these without importing the sampler.
+to close and how long a stalled deal keeps a rep busy), :meth:`~HazardOutcome.sampler`
+(the same for many draws from given uniforms, as the simulator draws them) and
+:meth:`~HazardOutcome.won_quantile`. Every array has the draw axis first. NumPy only, but
+for the hazard component's sampling loop, compiled with Numba
+(:mod:`targetsim.model.hazard_kernel`, imported when first sampling): the steps after the
+fit read these without importing the sampler.
 """
 
 from __future__ import annotations
@@ -180,38 +183,20 @@ class HazardOutcome:
         """Days from creation a stalled deal holds a slot: the won cycle's 95th pct (D, S)."""
         return np.nan_to_num(self.won_quantile(STALL_QUANTILE), nan=0.0)
 
-    def prepare(self, d: int, seg: np.ndarray, owner: np.ndarray, age: np.ndarray) -> dict:
-        """What :meth:`sample` needs about deals open at ``age`` in draw ``d`` (reusable).
+    def sampler(self, draws: np.ndarray) -> HazardSampler:
+        """Fates and times of deals in the given draws (see :class:`HazardSampler`)."""
+        draws = np.asarray(draws, dtype=np.int64)
+        return HazardSampler(
+            self, np.ascontiguousarray(np.exp(self.log_h_won[draws])),
+            np.ascontiguousarray(np.exp(self.log_h_lost[draws])),
+            np.ascontiguousarray(np.exp(self.owner_effect[draws])),
+            np.ascontiguousarray(self.stall_hold_days[draws]),
+        )
 
-        The tables depend on a deal's segment, owner and age only: they are computed once
-        per distinct (segment, owner, age), a *key*, and the deals index them. New deals
-        (age 0) use one key per (segment, owner) cell, however many deals there are.
-        """
-        age = np.asarray(age, dtype=float)
-        seg = np.asarray(seg, dtype=int)
-        owner = np.asarray(owner, dtype=int)
-        n_seg = self.log_h_won.shape[1]
-        n_cell = self.owner_effect.shape[1] + 1
-        code = seg * n_cell + (owner + 1)
-        if age.size == 0 or not age.any():
-            key = code
-            u_code = np.arange(n_seg * n_cell)
-            u_age = np.zeros(len(u_code))
-        elif np.all(age == np.round(age)) and age.max() < 1e6:
-            # Whole days (an export's ages): one integer per (cell, age), a fast 1-D unique.
-            span = int(age.max()) + 1
-            uniq, key = np.unique(code * span + age.astype(np.int64), return_inverse=True)
-            u_code, u_age = uniq // span, (uniq % span).astype(float)
-        else:
-            pairs, key = np.unique(np.column_stack([code, age]), axis=0, return_inverse=True)
-            u_code, u_age = pairs[:, 0].astype(int), pairs[:, 1]
-        pw, pl, start, width, h_tot = self._tables(d, u_code // n_cell, u_code % n_cell - 1,
-                                                   u_age)
-        return {
-            "key": np.asarray(key).reshape(-1), "key_segment": u_code // n_cell,
-            "pw": pw, "pl": pl, "start": start.ravel(), "width": width.ravel(),
-            "h_tot": h_tot.ravel(), "age": age, "stall_hold": self.stall_hold_days[d][seg],
-        }
+    def prepare(self, d: int, seg: np.ndarray, owner: np.ndarray, age: np.ndarray) -> dict:
+        """What :meth:`sample` needs about deals open at ``age`` in draw ``d`` (reusable)."""
+        return {"sampler": self.sampler(np.array([d])), "seg": np.asarray(seg, dtype=int),
+                "owner": np.asarray(owner, dtype=int), "age": np.asarray(age, dtype=float)}
 
     def sample(
         self,
@@ -239,35 +224,64 @@ class HazardOutcome:
             Days from ``age`` a deal keeps a rep's slot: to its close, or for a stalled deal
             until the segment's 95th percentile of won cycles.
         """
-        key = prep["key"]
-        pw, pl = prep["pw"], prep["pl"]
-        n_keys, n_bins = pw.shape
-        tw, tl = pw.sum(axis=1), pl.sum(axis=1)
-        factor = np.broadcast_to(np.asarray(win_factor, dtype=float), (n_keys,)) if np.ndim(
-            win_factor) == 0 else np.asarray(win_factor, dtype=float)[prep["key_segment"]]
-        nw, nl, ns = scale_win(tw, tl, np.clip(1.0 - tw - tl, 0.0, 1.0), factor)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            kw = np.where(tw > 0, nw / tw, 0.0)
-            kl = np.where(tl > 0, nl / tl, 0.0)
-        # One categorical per key over (won in bin j, lost in bin j, never closes), as
-        # cumulative shares in (k, k + 1]: one searchsorted finds every deal's category.
-        cat = np.concatenate([pw * kw[:, None], pl * kl[:, None], ns[:, None]], axis=1)
-        cum = np.minimum(np.cumsum(cat, axis=1), 1.0)
-        cum[:, -1] = 1.0
-        table = (np.arange(n_keys)[:, None] + cum).ravel()
-        u = rng.random((len(key), 2))
-        c = np.searchsorted(table, key + u[:, 0]) - key * (2 * n_bins + 1)
-        c = np.clip(c, 0, 2 * n_bins)
-        outcome = np.where(c < n_bins, WON, np.where(c < 2 * n_bins, LOST, STALL))
-        flat = key * n_bins + np.where(c < 2 * n_bins, c % n_bins, 0)
-        h, w = prep["h_tot"][flat], prep["width"][flat]
-        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            tau = -np.log1p(-u[:, 1] * -np.expm1(-h * w)) / h
-        tau = np.where(np.isfinite(tau), np.minimum(tau, w), 0.0)
-        stall = outcome == STALL
-        remaining = np.where(stall, np.inf, prep["start"][flat] - prep["age"] + tau)
-        hold = np.where(stall, np.maximum(prep["stall_hold"] - prep["age"], 0.0), remaining)
-        return outcome, remaining, hold
+        seg = prep["seg"]
+        u = rng.random((len(seg), 2))
+        return prep["sampler"].draw(np.zeros(len(seg), dtype=np.int64), seg, prep["owner"],
+                                    prep["age"], u[:, 0], u[:, 1], win_factor)
+
+
+@dataclass(frozen=True)
+class HazardSampler:
+    """:class:`HazardOutcome` of some draws, ready to sample deals.
+
+    Attributes
+    ----------
+    hw, hl : ndarray (D, S, J)
+        Hazards of a win / a loss per bin (no owner effect).
+    own_mult : ndarray (D, O)
+        Each owner's factor on the hazard of winning.
+    hold_days : ndarray (D, S)
+        :attr:`HazardOutcome.stall_hold_days` of these draws.
+    """
+
+    outcome: HazardOutcome
+    hw: np.ndarray
+    hl: np.ndarray
+    own_mult: np.ndarray
+    hold_days: np.ndarray
+
+    def draw(
+        self, j: np.ndarray, seg: np.ndarray, owner: np.ndarray, age: np.ndarray,
+        u_fate: np.ndarray, u_time: np.ndarray, win_factor: np.ndarray | float,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Fate, remaining days and slot hold of deals open at ``age``.
+
+        ``j`` (sorted) indexes the sampler's draws; ``u_fate`` and ``u_time`` are uniforms
+        on [0, 1): the fate by comparison with the (scaled) shares conditional on ``age``,
+        the day by inverting the cumulative incidence of that fate
+        (:mod:`targetsim.model.hazard_kernel`). ``win_factor`` as in
+        :meth:`HazardOutcome.sample`.
+        """
+        from targetsim.model.hazard_kernel import age_bins, hazard_sample, table_width
+
+        o = self.outcome
+        n_seg = o.log_h_won.shape[1]
+        n = len(j)
+        seg, owner = np.asarray(seg, dtype=np.int64), np.asarray(owner, dtype=np.int64)
+        n_eff = o.owner_effect.shape[1]
+        # An owner without an effect (none, or beyond the table) takes the segment's row.
+        cell = seg * (n_eff + 1) + np.where((owner >= 0) & (owner < n_eff), owner + 1, 0)
+        factor = np.ascontiguousarray(np.broadcast_to(np.asarray(win_factor, dtype=float),
+                                                      (n_seg,)))
+        fate = np.empty(n, dtype=np.int64)
+        remaining, hold = np.empty(n), np.empty(n)
+        edges = np.asarray(o.edges, dtype=float)
+        age = np.asarray(age, dtype=float)
+        hazard_sample(self.hw, self.hl, self.own_mult, edges, table_width(len(edges) - 1),
+                      self.hold_days, np.asarray(j, dtype=np.int64), cell, seg, age,
+                      age_bins(edges, age), factor, np.asarray(u_fate, dtype=float),
+                      np.asarray(u_time, dtype=float), fate, remaining, hold)
+        return fate, remaining, hold
 
 
 # --------------------------------------------------------------------------- log-normal
@@ -398,20 +412,48 @@ class LogNormalOutcome:
 
     def sample(self, rng: np.random.Generator, prep: dict, win_factor):  # noqa: ANN001, ANN201
         """Fate, remaining days and slot hold (see :meth:`HazardOutcome.sample`)."""
+        u = rng.random((len(prep["seg"]), 2))
+        return self._sample_uniform(prep, u[:, 0], u[:, 1], win_factor)
+
+    def _sample_uniform(self, prep: dict, u_fate, u_time, win_factor):  # noqa: ANN001, ANN202
         d, seg, age = prep["d"], prep["seg"], prep["age"]
         factor = win_factor if np.ndim(win_factor) == 0 else np.asarray(win_factor)[seg]
         pw, pl, _ = scale_win(prep["pw"], prep["pl"], prep["ps"], factor)
-        n = len(seg)
-        u = rng.random((n, 2))
-        outcome = np.where(u[:, 0] < pw, WON, np.where(u[:, 0] < pw + pl, LOST, STALL))
+        outcome = np.where(u_fate < pw, WON, np.where(u_fate < pw + pl, LOST, STALL))
         won = outcome == WON
         mu = np.where(won, self.won_mu[d][seg], self.lost_mu[d][seg])
         sd = np.where(won, self.won_sigma[d][seg], self.lost_sigma[d][seg])
-        remaining = remaining_time(u[:, 1], age, mu, sd, np.where(won, prep["lsw"], prep["lsl"]))
+        remaining = remaining_time(u_time, age, mu, sd, np.where(won, prep["lsw"], prep["lsl"]))
         stall = outcome == STALL
         remaining = np.where(stall, np.inf, remaining)
         hold = np.where(stall, np.maximum(self.stall_hold_days[d][seg] - age, 0.0), remaining)
         return outcome, remaining, hold
+
+    def sampler(self, draws: np.ndarray) -> LogNormalSampler:
+        """Fates and times of deals in the given draws (see :meth:`HazardOutcome.sampler`)."""
+        return LogNormalSampler(self, np.asarray(draws, dtype=np.int64))
+
+
+@dataclass(frozen=True)
+class LogNormalSampler:
+    """:class:`LogNormalOutcome` for some draws: :meth:`HazardSampler.draw`'s contract."""
+
+    outcome: LogNormalOutcome
+    draws: np.ndarray
+
+    def draw(self, j, seg, owner, age, u_fate, u_time, win_factor):  # noqa: ANN001, ANN201
+        """See :meth:`HazardSampler.draw` (``j`` sorted: deals grouped by draw)."""
+        n = len(j)
+        fate, remaining, hold = np.empty(n, dtype=np.int64), np.empty(n), np.empty(n)
+        bounds = np.searchsorted(j, np.arange(len(self.draws) + 1))
+        for k in range(len(self.draws)):
+            sl = slice(bounds[k], bounds[k + 1])
+            if sl.start == sl.stop:
+                continue
+            prep = self.outcome.prepare(int(self.draws[k]), seg[sl], owner[sl], age[sl])
+            fate[sl], remaining[sl], hold[sl] = self.outcome._sample_uniform(
+                prep, u_fate[sl], u_time[sl], win_factor)
+        return fate, remaining, hold
 
 
 OutcomeDraws = HazardOutcome | LogNormalOutcome

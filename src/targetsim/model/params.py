@@ -105,13 +105,15 @@ class ArrivalDraws:
         return ArrivalDraws(log_rate=self.log_rate, alpha=self.alpha,
                             first_month=self.first_month - k)
 
-    def missing(self, d: int) -> np.ndarray:
-        """Expected unrecorded deals of draw ``d`` per segment and backlog month (S, B)."""
+    def missing(self, d: int | np.ndarray) -> np.ndarray:
+        """Expected unrecorded deals of draw(s) ``d`` per segment and backlog month.
+
+        Shape (S, B) for one draw, (len(d), S, B) for an array of draws.
+        """
         if self.backlog_lo.size == 0:
-            return np.zeros((self.log_rate.shape[1], 0))
-        level = np.exp(self.log_mean(np.array([0]), d)[:, 0])
-        return np.maximum(level[:, None] * self.backlog_exposure[None, :]
-                          - self.backlog_observed, 0.0)
+            return np.zeros(np.shape(d) + (self.log_rate.shape[1], 0))
+        level = np.exp(self.log_mean(np.array([0]), d)[..., 0])
+        return np.maximum(level[..., None] * self.backlog_exposure - self.backlog_observed, 0.0)
 
     @classmethod
     def from_trend(
@@ -158,6 +160,12 @@ class LogNormalSize:
         z = rng.standard_normal(len(seg))
         return np.exp(self.size_mu[d][seg] + self.size_sigma[d][seg] * z)
 
+    def quantile(self, d: np.ndarray, seg: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Contract value at quantile ``u`` of draw ``d[i]`` and segment ``seg[i]``."""
+        from scipy.special import ndtri
+
+        return np.exp(self.size_mu[d, seg] + self.size_sigma[d, seg] * ndtri(u))
+
     def mean(self) -> np.ndarray:
         """Mean contract value (D, S)."""
         return np.exp(self.size_mu + self.size_sigma**2 / 2)
@@ -196,6 +204,11 @@ class EmpiricalSize:
     def sample(self, rng: np.random.Generator, d: int, seg: np.ndarray) -> np.ndarray:
         k = self.slices.shape[2]
         return self.slices[d][seg, rng.integers(0, k, size=len(seg))]
+
+    def quantile(self, d: np.ndarray, seg: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """Contract value at quantile ``u`` of draw ``d[i]`` and segment ``seg[i]``."""
+        k = self.slices.shape[2]
+        return self.slices[d, seg, np.minimum((u * k).astype(np.int64), k - 1)]
 
     def mean(self) -> np.ndarray:
         return self.slices.mean(axis=2)

@@ -36,7 +36,9 @@ Semantics in short (details in the submodules):
   slots first.
 * **Engines** — ``fast`` (vectorised, no capacity) is the default unless a scenario has
   ``capacity``; ``des`` (SimPy) is the reference and equals ``fast`` exactly on the same
-  seed when capacity never binds.
+  seed when capacity never binds. Both take their deals from the same sampler, which
+  processes blocks of draws in loops compiled with Numba (:mod:`.kernels`; compiled on
+  first use after an install, cached on disk); ``fast`` counts them in the same pass.
 
 Flow conservation holds per draw, scenario and segment:
 ``initial_open + Σ new_opportunities = Σ deals_won + Σ deals_lost + Σ went_cold +

@@ -1,7 +1,8 @@
 """SimPy engine (``des``): the reference, with exact capacity and queueing semantics.
 
-The deals of a draw come from :func:`targetsim.simulate.sampling.sample_deals` (the same
-statistics as the vectorised engine); this engine decides *when* each deal starts being
+The deals of a draw come from :meth:`targetsim.simulate.sampling.DealSampler.sample` (the
+deals the vectorised engine closes, from the same stream); this engine decides *when* each
+deal starts being
 worked. Events: a new deal arrives at its creation time and asks its segment's
 :class:`~targetsim.simulate.capacity.CapacityPool` for a slot; once granted, its close time
 is its sampled duration after the start of work (time-dilated by the scenario's

@@ -1,14 +1,21 @@
 """``simulate``: run the engines over posterior draws and scenarios, build the projection cube.
 
-Seeds: draw ``g`` (its index in the posterior sample) gets the stream
-``SeedSequence(random_seed, spawn_key=(g,))`` — the same as
-``SeedSequence(random_seed).spawn(n_draws)[g]`` — whose two children, spawned afresh for each
-scenario, sample the deals and the capacity (attrition). Chunks of draws can therefore run
-anywhere (``workers``, ``scheduler``) and the result is identical.
+Seeds: draw ``g`` (its index in the posterior sample) samples its deals from the stream
+``SeedSequence(random_seed, spawn_key=(g, 0))`` and its capacity (attrition) from
+``spawn_key=(g, 1)`` — the two children of ``SeedSequence(random_seed, spawn_key=(g,))`` —
+created afresh for each scenario. A draw's result therefore depends on nothing but the seed,
+its index and the scenario: chunks of draws can run anywhere (``workers``, ``scheduler``),
+in blocks of any size, and the result is identical; the two engines sample the same deals.
 
 Every scenario of a draw starts from the same random numbers (common random numbers): the
 difference between two scenarios is their effect rather than Monte-Carlo noise, and a
 scenario's result does not depend on which other scenarios share the run.
+
+Draws are processed by blocks of :data:`BLOCK_DRAWS`: the deals of a block are sampled
+together (:class:`~targetsim.simulate.sampling.DealSampler`); the vectorised engine closes
+and counts them in the same pass (:func:`~targetsim.simulate.fast.run_fast`), the SimPy
+engine runs each draw's deals in turn and :func:`~targetsim.simulate.tally.tally` counts
+them with the same rules.
 """
 
 from __future__ import annotations
@@ -25,13 +32,7 @@ from targetsim.model.params import FunnelParams
 from targetsim.simulate.budget import check_simulation
 from targetsim.simulate.des import run_des
 from targetsim.simulate.fast import run_fast
-from targetsim.simulate.sampling import (
-    Multipliers,
-    Pipeline,
-    encode_pipeline,
-    prepare_open,
-    sample_deals,
-)
+from targetsim.simulate.sampling import DealSampler, Multipliers, Pipeline, encode_pipeline
 from targetsim.simulate.scenario import Scenario
 from targetsim.simulate.tally import tally
 from targetsim.simulate.timeline import Timeline, make_timeline
@@ -43,10 +44,20 @@ _SEG_VARS = (
 )
 
 
-def draw_streams(random_seed: int, draw: int) -> list[np.random.Generator]:
-    """Fresh (deals, capacity) generators of one draw (the same for every scenario)."""
-    ss = np.random.SeedSequence(random_seed, spawn_key=(draw,))
-    return [np.random.default_rng(c) for c in ss.spawn(2)]
+#: Draws sampled and tallied together (memory and speed only: results do not depend on it).
+BLOCK_DRAWS = 8
+
+
+def deal_stream(random_seed: int, draw: int) -> np.random.Generator:
+    """The stream draw ``draw`` samples its deals from (the same for every scenario)."""
+    return np.random.Generator(np.random.PCG64(
+        np.random.SeedSequence(random_seed, spawn_key=(draw, 0))))
+
+
+def capacity_stream(random_seed: int, draw: int) -> np.random.Generator:
+    """The stream of draw ``draw``'s capacity: attrition of reps (the ``des`` engine)."""
+    return np.random.Generator(np.random.PCG64(
+        np.random.SeedSequence(random_seed, spawn_key=(draw, 1))))
 
 
 def run_chunk(
@@ -57,9 +68,11 @@ def run_chunk(
     timeline: Timeline,
     engine: str,
     random_seed: int,
-    on_draw: Callable[[], None] | None = None,
+    on_draw: Callable[[int], None] | None = None,
 ) -> dict[str, np.ndarray]:
     """Simulate draws ``draw_ids`` (``params`` holds exactly those draws, in that order).
+
+    ``on_draw(k)`` is called after each block of ``k`` draws.
 
     Returns
     -------
@@ -68,32 +81,34 @@ def run_chunk(
     """
     n_seg, n_own = len(params.segments), len(params.owners)
     mults = [Multipliers.of(sc, params.segments) for sc in scenarios]
-    rows: list[list[dict[str, np.ndarray]]] = []
-    grid = timeline.arrival_pieces()
-    for j, g in enumerate(draw_ids):
-        open_prep = prepare_open(params, j, pipeline)  # the same for every scenario
-        row = []
+    sampler = DealSampler(params, pipeline, timeline)
+    parts: list[dict[str, np.ndarray]] = []
+    for first in range(0, len(draw_ids), BLOCK_DRAWS):
+        js = np.arange(first, min(first + BLOCK_DRAWS, len(draw_ids)))
+        gs = [int(draw_ids[j]) for j in js]
+        outcomes = params.outcome.sampler(js)  # the same for every scenario
+        rows = []
         for k, sc in enumerate(scenarios):
-            rng_deals, rng_cap = draw_streams(random_seed, int(g))
-            deals = sample_deals(
-                params, j, pipeline, mults[k], timeline, rng_deals, open_prep, grid
-            )
+            rngs = [deal_stream(random_seed, g) for g in gs]
             if engine == "fast":
-                t_close, fate, cap = run_fast(deals, mults[k], timeline)
+                out = run_fast(sampler, js, mults[k], rngs, outcomes)
             else:
-                t_close, fate, cap = run_des(
-                    deals, mults[k], timeline, sc.capacity, params.segments, rng_cap
-                )
-            out = tally(deals, t_close, fate, timeline, n_seg, n_own)
-            out["capacity"] = cap
-            row.append(out)
-        rows.append(row)
+                block = sampler.sample(js, mults[k], rngs, outcomes)
+                t_close, fate = np.empty(len(block.segment)), block.outcome.copy()
+                cap = np.empty((len(js), n_seg, timeline.months))
+                for q, g in enumerate(gs):
+                    sl = slice(int(block.start[q]), int(block.start[q + 1]))
+                    t_close[sl], fate[sl], cap[q] = run_des(
+                        block.deals(q), mults[k], timeline, sc.capacity, params.segments,
+                        capacity_stream(random_seed, g),
+                    )
+                out = tally(block, t_close, fate, timeline, n_seg, n_own)
+                out["capacity"] = cap
+            rows.append(out)
+        parts.append({name: np.stack([r[name] for r in rows], axis=1) for name in rows[0]})
         if on_draw is not None:
-            on_draw()
-    return {
-        name: np.stack([np.stack([r[name] for r in row]) for row in rows])
-        for name in rows[0][0]
-    }
+            on_draw(len(js))
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
 
 
 def _horizon(
@@ -189,9 +204,9 @@ def simulate(
     progress : bool
         Show a progress bar.
     on_progress : callable, optional
-        Called as ``on_progress(done, total)`` after each draw (each chunk with workers),
-        e.g. by ``targetsim serve``; an exception it raises stops the simulation and
-        propagates (how a superseded what-if is abandoned).
+        Called as ``on_progress(done, total)`` after each block of draws (each chunk with
+        workers), e.g. by ``targetsim serve``; an exception it raises stops the simulation
+        and propagates (how a superseded what-if is abandoned).
 
     Returns
     -------
@@ -247,7 +262,7 @@ def simulate(
         task = bar.add_task("draws", total=n)
         done = [0]
 
-        def advance(k: int = 1) -> None:
+        def advance(k: int) -> None:
             bar.advance(task, k)
             done[0] += k
             if on_progress is not None:

@@ -1,4 +1,4 @@
-"""What happens to each deal in one posterior draw: pure statistics shared by both engines.
+"""What happens to each deal in a posterior draw: pure statistics shared by both engines.
 
 Outcomes and timing come from the draw's outcome component
 (:mod:`targetsim.model.outcomes`), contract values from its size component and new
@@ -16,6 +16,10 @@ counts around the draw's arrival path × ``lead_volume``, spread uniformly withi
 the owner is drawn from ``owner_share``. Between ``as_of`` and the horizon start the path
 applies without the scenario's lead volume.
 
+**Backlog.** Deals created in the last months before ``as_of`` but not in the export yet
+(the arrival component says how many are missing) are drawn as new deals at their creation
+and kept when still open at ``as_of``; they join the open pipeline.
+
 **Scenario multipliers.** ``win_rate`` multiplies the win probability (capped at 1; lost and
 stall share the rest in their original ratio), ``deal_size`` the values, ``cycle_length`` the
 durations inside the horizon (:mod:`targetsim.simulate.timeline`); they apply to new deals
@@ -25,6 +29,18 @@ and to the open pipeline's remaining chance, time and value alike.
 (remaining) cycle. A stalled deal never closes: it stays open in the counts, but releases its
 slot after the 95th percentile of its segment's won cycle counted from creation (an open deal
 older than that holds no slot at all).
+
+**Random numbers.** Each draw has its own stream (see :mod:`targetsim.simulate.engine`),
+consumed in this order: the new opportunities' counts per segment and month piece
+(gamma-Poisson), the backlog's counts, then two 64-bit words per deal, deals laid out as
+[open pipeline, backlog, new], each word giving two uniforms of 32 bits: the first word's
+high half places a new deal (its owner, then with what is left of that uniform its creation
+day), its low half decides the fate; the second word's high half gives the time to close
+within that fate, its low half the contract value. A deal's time and value do not depend
+on the scenario's win rate, so a deal won under two scenarios closes on the same day for
+the same amount under both. Draws are sampled by blocks (:class:`DealSampler`) in compiled
+loops (:mod:`targetsim.simulate.kernels`); a draw's deals do not depend on the block it is
+sampled with, nor on the engine that closes them.
 """
 
 from __future__ import annotations
@@ -35,21 +51,25 @@ import numpy as np
 import pandas as pd
 
 from targetsim.errors import DataError
-from targetsim.model.outcomes import LOST, STALL, STALL_QUANTILE, WON, scale_win
-from targetsim.model.params import FunnelParams
+from targetsim.model.outcomes import LOST, STALL, STALL_QUANTILE, WON, HazardOutcome, scale_win
+from targetsim.model.params import EmpiricalSize, FunnelParams
 from targetsim.simulate.scenario import Scenario
 from targetsim.simulate.timeline import Timeline
+
+#: Random 64-bit words drawn per deal (see the module docstring).
+WORDS = 2
 
 __all__ = [
     "LOST",
     "STALL",
     "STALL_QUANTILE",
     "WON",
+    "Block",
+    "DealSampler",
     "Deals",
     "Multipliers",
     "Pipeline",
     "encode_pipeline",
-    "prepare_open",
     "sample_deals",
     "scale_win",
 ]
@@ -157,66 +177,221 @@ class Deals:
     n_open: int
 
 
-def _arrivals(
-    rng: np.random.Generator, mean: np.ndarray, alpha: np.ndarray
-) -> np.ndarray:
-    """NegativeBinomial counts (gamma-Poisson mixture; Poisson where ``alpha`` is inf)."""
-    finite = np.isfinite(alpha)
-    rate = mean.copy()
-    if finite.any():
-        a = np.broadcast_to(alpha, mean.shape)
-        g = rng.gamma(np.where(finite, a, 1.0), np.where(finite, mean / np.where(finite, a, 1), 1))
-        rate = np.where(finite, g, mean)
-    return rng.poisson(rate)
+def _arrival_params(mean: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Gamma shape and scale of NegativeBinomial counts around ``mean`` (gamma-Poisson).
 
-
-def prepare_open(params: FunnelParams, d: int, pipeline: Pipeline) -> dict:
-    """The open pipeline's conditional outcome tables in draw ``d`` (shared by scenarios)."""
-    return params.outcome.prepare(d, pipeline.segment, pipeline.owner, pipeline.age)
-
-
-def _spawn(
-    rng: np.random.Generator, params: FunnelParams, counts: np.ndarray, lo: np.ndarray,
-    hi: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Segments, owners and creation days of ``counts`` (S, P) deals spread over pieces."""
-    n_seg = counts.shape[0]
-    flat = counts.ravel()
-    seg = np.repeat(np.repeat(np.arange(n_seg), len(lo)), flat)
-    piece = np.repeat(np.tile(np.arange(len(lo)), n_seg), flat)
-    created = lo[piece] + rng.random(len(piece)) * (hi[piece] - lo[piece])
-    n_own = len(params.owners)
-    if n_own and params.owner_share.shape == (n_seg, n_own):
-        cum = np.cumsum(params.owner_share, axis=1)
-        u = rng.random(len(seg)) * cum[seg, -1]
-        owner = np.minimum((u[:, None] >= cum[seg]).sum(axis=1), n_own - 1)
-        owner = np.where(cum[seg, -1] > 0, owner, -1)
-    else:
-        owner = np.full(len(seg), -1)
-    return seg, owner.astype(int), created
-
-
-def _backlog(
-    params: FunnelParams, d: int, rng: np.random.Generator, win_rate: np.ndarray
-) -> tuple[np.ndarray, ...]:
-    """Deals created before ``as_of`` but not yet in the export, still open at ``as_of``.
-
-    Their number is what the arrival rate says is missing from the trailing months read
-    as not fully recorded; each is drawn as a new deal at its creation and kept if still
-    open at ``as_of`` (rejection: the kept ones' futures follow the fate given their age).
-    The scenario's win rate applies from their creation: they are weeks old at most.
+    Where ``alpha`` is inf the counts are Poisson: ``finite`` is False there.
     """
-    miss = params.arrivals.missing(d)
-    arr = params.arrivals
-    seg, owner, created = _spawn(rng, params, rng.poisson(miss), arr.backlog_lo, arr.backlog_hi)
-    age = -created
-    fate, rem, hold = params.outcome.sample(
-        rng, params.outcome.prepare(d, seg, owner, np.zeros(len(seg))), win_rate
-    )
-    keep = (fate == STALL) | (rem > age)
-    left = age[keep]
-    return seg[keep], owner[keep], fate[keep], rem[keep] - left, np.maximum(hold[keep] - left,
-                                                                             0.0)
+    finite = np.broadcast_to(np.isfinite(alpha), mean.shape)
+    shape = np.where(finite, np.broadcast_to(alpha, mean.shape), 1.0)
+    return finite, shape, np.where(finite, mean / shape, 1.0)
+
+
+def _arrivals(rng: np.random.Generator, mean: np.ndarray, finite: np.ndarray,
+              shape: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """NegativeBinomial counts of one draw (see :func:`_arrival_params`)."""
+    if finite.any():
+        return rng.poisson(np.where(finite, rng.gamma(shape, scale), mean))
+    return rng.poisson(mean)
+
+
+@dataclass(frozen=True)
+class Block:
+    """The deals of a block of draws, one draw after another (arrays as in :class:`Deals`).
+
+    ``start[k]:start[k + 1]`` are draw ``k``'s deals, the first ``n_open[k]`` of them its
+    open pipeline.
+    """
+
+    segment: np.ndarray
+    owner: np.ndarray
+    created: np.ndarray
+    outcome: np.ndarray
+    duration: np.ndarray
+    hold: np.ndarray
+    value: np.ndarray
+    start: np.ndarray
+    n_open: np.ndarray
+
+    def deals(self, k: int) -> Deals:
+        """Draw ``k``'s deals."""
+        sl = slice(int(self.start[k]), int(self.start[k + 1]))
+        return Deals(self.segment[sl], self.owner[sl], self.created[sl], self.outcome[sl],
+                     self.duration[sl], self.hold[sl], self.value[sl], int(self.n_open[k]))
+
+
+def owner_table(share: np.ndarray) -> np.ndarray:
+    """Walker's alias tables of each row of ``share`` (S, O), packed for the compiled loop.
+
+    Row ``s``: the probability of keeping each column, its alias, the reciprocals of the
+    two parts of the column (for the residual uniform, see
+    :func:`targetsim.simulate.kernels.spawn_draw`), then 1 when the segment has owners.
+    Vose's construction.
+    """
+    n_seg, n_own = share.shape
+    out = np.zeros((n_seg, 4 * n_own + 1))
+    for s in range(n_seg):
+        total = share[s].sum() if n_own else 0.0
+        if total <= 0:
+            continue
+        prob, alias = np.ones(n_own), np.arange(n_own)
+        q = share[s] / total * n_own
+        small = [i for i in range(n_own) if q[i] < 1.0]
+        large = [i for i in range(n_own) if q[i] >= 1.0]
+        while small and large:
+            lo, hi = small.pop(), large.pop()
+            prob[lo], alias[lo] = q[lo], hi
+            q[hi] += q[lo] - 1.0
+            (small if q[hi] < 1.0 else large).append(hi)
+        with np.errstate(divide="ignore"):
+            out[s] = np.concatenate([prob, alias, np.where(prob > 0, 1.0 / prob, 0.0),
+                                     np.where(prob < 1, 1.0 / (1.0 - prob), 0.0), [1.0]])
+    return out
+
+
+class DealSampler:
+    """Samples the deals of blocks of draws; what does not depend on the draw, once.
+
+    Parameters
+    ----------
+    params : FunnelParams
+        The draws (blocks index them).
+    pipeline : Pipeline
+        The open pipeline.
+    timeline : Timeline
+    """
+
+    def __init__(self, params: FunnelParams, pipeline: Pipeline, timeline: Timeline) -> None:
+        self.params, self.timeline = params, timeline
+        grid = timeline.arrival_pieces()
+        self.lo, self.hi, self.share = grid["lo"], grid["hi"], grid["share"]
+        self.in_horizon, self.month = grid["in_horizon"], grid["m"].astype(int)
+        arr = params.arrivals
+        self.b_lo = np.asarray(arr.backlog_lo, dtype=float)
+        self.b_hi = np.asarray(arr.backlog_hi, dtype=float)
+        n_seg, n_own = len(params.segments), len(params.owners)
+        share = np.asarray(params.owner_share, dtype=float)
+        if not (n_own and share.shape == (n_seg, n_own)):
+            share = np.zeros((n_seg, 0))
+        self.otab = owner_table(share)
+        self.hazard = isinstance(params.outcome, HazardOutcome)
+        self.empirical = isinstance(params.size, EmpiricalSize)
+        age = np.ascontiguousarray(pipeline.age, dtype=float)
+        if self.hazard:
+            from targetsim.model.hazard_kernel import age_bins
+
+            bins = age_bins(np.asarray(params.outcome.edges, dtype=float), age)
+        else:
+            bins = np.zeros(len(age), dtype=np.int64)
+        self.pipe = (np.ascontiguousarray(pipeline.segment, dtype=np.int64),
+                     np.ascontiguousarray(pipeline.owner, dtype=np.int64), age,
+                     np.ascontiguousarray(pipeline.amount, dtype=float),
+                     np.ascontiguousarray(bins, dtype=np.int64))
+        self.n_open = pipeline.size
+        from targetsim.simulate.tally import day_months
+
+        self.lut = day_months(timeline)
+
+    def _streams(self, draws: np.ndarray, mult: Multipliers, rngs) -> tuple:  # noqa: ANN001
+        """Counts, then uniforms, from each draw's stream (see the module docstring)."""
+        p = self.params
+        n_k, n_seg = len(draws), len(p.segments)
+        lead = np.where(self.in_horizon[None, :], mult.lead_volume[:, None], 1.0)
+        mean = np.exp(p.arrivals.log_mean(self.month, draws)) * (self.share * lead)[None]
+        alpha = np.asarray(p.arrivals.alpha, dtype=float)[draws][:, :, None]
+        finite, shape, scale = _arrival_params(mean, alpha)
+        missing = p.arrivals.missing(draws)
+        counts = np.empty((n_k, n_seg, len(self.lo)), dtype=np.int64)
+        b_counts = np.empty((n_k, n_seg, len(self.b_lo)), dtype=np.int64)
+        for k, rng in enumerate(rngs):
+            counts[k] = _arrivals(rng, mean[k], finite[k], shape[k], scale[k])
+            b_counts[k] = rng.poisson(missing[k])
+        rows = self.n_open + b_counts.sum(axis=(1, 2)) + counts.sum(axis=(1, 2))
+        start = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
+        raw = np.concatenate([rng.bit_generator.random_raw(int(n) * WORDS)
+                              for rng, n in zip(rngs, rows, strict=True)]).reshape(-1, WORDS)
+        layout = (start, counts, b_counts, self.lo, self.hi, self.b_lo, self.b_hi)
+        return layout, raw
+
+    def _run(self, draws, mult, rngs, outcomes, materialise: bool, out: tuple) -> tuple:  # noqa: ANN001
+        from targetsim.model.hazard_kernel import table_width
+        from targetsim.simulate.kernels import (
+            histograms,
+            run_block,
+            scratch_rows,
+            spawn_rows,
+            value_uniforms,
+        )
+
+        p = self.params
+        draws = np.asarray(draws, dtype=np.int64)
+        if outcomes is None:
+            outcomes = p.outcome.sampler(draws)
+        layout, raw = self._streams(draws, mult, rngs)
+        n, n_k, n_seg = len(raw), len(draws), len(p.segments)
+        given = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
+        if not (self.hazard and self.empirical):  # a component sampled outside the loop
+            j, scratch = np.empty(n, dtype=np.int64), scratch_rows(n)
+            spawn_rows(layout, self.otab, self.pipe, raw, j, scratch)
+            seg, owner, _, _, age, _, u_fate, u_time = scratch
+            fate, rem, hold = given[:3]
+            if not self.hazard:
+                fate, rem, hold = outcomes.draw(j, seg, owner, age, u_fate, u_time,
+                                                mult.win_rate)
+            value = (p.size.quantile(draws[j], seg, value_uniforms(raw)) if not self.empirical
+                     else given[3])
+            given = (np.ascontiguousarray(fate, dtype=np.int64), np.ascontiguousarray(rem),
+                     np.ascontiguousarray(hold), np.ascontiguousarray(value, dtype=float))
+        if self.hazard:
+            edges = np.asarray(p.outcome.edges, dtype=float)
+            hazard = (True, outcomes.hw, outcomes.hl, outcomes.own_mult, edges,
+                      table_width(len(edges) - 1), outcomes.hold_days)
+        else:
+            hazard = (False, np.zeros((n_k, n_seg, 1)), np.zeros((n_k, n_seg, 1)),
+                      np.zeros((n_k, 0)), np.zeros(2), table_width(1), np.zeros((n_k, n_seg)))
+        slices = (np.ascontiguousarray(p.size.slices[draws]) if self.empirical
+                  else np.zeros((n_k, n_seg, 0)))
+        m = n if materialise else 0
+        deals = (np.zeros(n_k + 1, dtype=np.int64), np.zeros(n_k, dtype=np.int64),
+                 np.empty(m, dtype=np.int64), np.empty(m, dtype=np.int64), np.empty(m),
+                 np.empty(m, dtype=np.int64), np.empty(m), np.empty(m), np.empty(m))
+        scen = (mult.win_rate, mult.deal_size, mult.cycle_length)
+        hist, own = histograms(n_seg, out[8].shape[1], self.timeline.months)
+        run_block(layout, self.otab, self.pipe, raw, scen, hazard, given, slices,
+                  float(self.timeline.start), self.lut, materialise, deals, hist, own, out)
+        return deals
+
+    def sample(
+        self, draws: np.ndarray, mult: Multipliers, rngs: list[np.random.Generator],
+        outcomes=None,  # noqa: ANN001
+    ) -> Block:
+        """Every deal of ``draws`` (indices into ``params``) under one scenario.
+
+        ``rngs`` are the draws' streams; ``outcomes`` is ``params.outcome.sampler(draws)``
+        when precomputed (it does not depend on the scenario).
+        """
+        from targetsim.simulate.tally import empty_tallies
+
+        out = empty_tallies(0, len(self.params.segments), 0, self.timeline.months)
+        start, n_open, *arrays = self._run(draws, mult, rngs, outcomes, True, out)
+        m = int(start[-1])
+        return Block(*(a[:m] for a in arrays), start, n_open)
+
+    def tally(
+        self, draws: np.ndarray, mult: Multipliers, rngs: list[np.random.Generator],
+        outcomes=None,  # noqa: ANN001
+    ) -> dict[str, np.ndarray]:
+        """The vectorised engine on ``draws``: deals closed in closed form and tallied.
+
+        The same deals as :meth:`sample`; the result as
+        :func:`targetsim.simulate.tally.tally` gives it.
+        """
+        from targetsim.simulate.tally import empty_tallies, tallies_dict
+
+        out = empty_tallies(len(draws), len(self.params.segments), len(self.params.owners),
+                            self.timeline.months)
+        self._run(draws, mult, rngs, outcomes, False, out)
+        return tallies_dict(out)
 
 
 def sample_deals(
@@ -226,45 +401,10 @@ def sample_deals(
     mult: Multipliers,
     timeline: Timeline,
     rng: np.random.Generator,
-    open_prep: dict | None = None,
-    grid: dict[str, np.ndarray] | None = None,
 ) -> Deals:
     """Draw every deal of posterior draw ``d`` under one scenario (see the module docstring).
 
-    ``open_prep`` is :func:`prepare_open` of the draw and ``grid`` the timeline's
-    :meth:`~targetsim.simulate.timeline.Timeline.arrival_pieces`, when precomputed.
+    ``rng`` is the draw's stream: the deals are those :class:`DealSampler` gives that draw.
     """
-    outcome = params.outcome
-
-    # New opportunities: pieces of [0, horizon start) at the draw's rate, then the horizon.
-    if grid is None:
-        grid = timeline.arrival_pieces()
-    lo_a, hi_a, in_h = grid["lo"], grid["hi"], grid["in_horizon"]
-    log_mean = params.arrivals.log_mean(grid["m"].astype(int), d)
-    lead = np.where(in_h[None, :], mult.lead_volume[:, None], 1.0)
-    mean = np.exp(log_mean) * grid["share"][None, :] * lead
-    counts = _arrivals(rng, mean, np.asarray(params.arrivals.alpha[d])[:, None])  # (S, P)
-    seg_new, owner_new, created_new = _spawn(rng, params, counts, lo_a, hi_a)
-    n_new = len(seg_new)
-
-    # Fates: the open pipeline conditional on its ages, new deals from age 0.
-    if open_prep is None:
-        open_prep = prepare_open(params, d, pipeline)
-    o_out, o_rem, o_hold = outcome.sample(rng, open_prep, mult.win_rate)
-    new_prep = outcome.prepare(d, seg_new, owner_new, np.zeros(n_new))
-    n_out, n_rem, n_hold = outcome.sample(rng, new_prep, mult.win_rate)
-    b_seg, b_own, b_out, b_rem, b_hold = _backlog(params, d, rng, mult.win_rate)
-    n_open = pipeline.size + len(b_seg)
-
-    seg = np.concatenate([pipeline.segment, b_seg, seg_new])
-    owner = np.concatenate([pipeline.owner, b_own, owner_new]).astype(int)
-    fate = np.concatenate([o_out, b_out, n_out]).astype(int)
-    duration = np.concatenate([o_rem, b_rem, n_rem])
-    hold = np.concatenate([o_hold, b_hold, n_hold])
-
-    drawn = params.size.sample(rng, d, seg)
-    known = np.concatenate([pipeline.amount, np.full(len(b_seg) + n_new, np.nan)])
-    value = np.where(np.isfinite(known), known, drawn) * mult.deal_size[seg]
-
-    created = np.concatenate([np.zeros(n_open), created_new])
-    return Deals(seg, owner, created, fate, duration, hold, value, n_open)
+    block = DealSampler(params, pipeline, timeline).sample(np.array([d]), mult, [rng])
+    return block.deals(0)

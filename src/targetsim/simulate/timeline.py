@@ -8,7 +8,12 @@ close, new opportunities arrive) but nothing in them is booked.
 A scenario's ``cycle_length`` multiplier ``c`` stretches what happens inside the horizon only:
 the model's own clock (``raw`` time) runs at the real pace before the horizon start ``h`` and
 ``1/c`` times as fast after it, so a duration ``d`` started at real time ``t`` ends at
-``g(g⁻¹(t) + d)`` with ``g(u) = u`` for ``u < h`` and ``h + c (u - h)`` after.
+``g(g⁻¹(t) + d)`` with ``g(u) = u`` for ``u < h`` and ``h + c (u - h)`` after
+(:func:`targetsim.simulate.kernels.close_time`; the SimPy engine applies the same rule from
+the moment a deal starts being worked).
+
+Edges are whole days from ``as_of``: a time's month is the month of its whole part
+(:func:`targetsim.simulate.tally.day_months`).
 """
 
 from __future__ import annotations
@@ -127,13 +132,3 @@ def make_timeline(as_of: str | pd.Timestamp, start: str | None, months: int) -> 
         [(m.year - as_of.year) * 12 + m.month - as_of.month for m in month_starts[:-1]]
     )
     return Timeline(as_of, month_starts[:-1], edges, idx, gap_pieces(as_of, float(edges[0])))
-
-
-def dilate(raw: np.ndarray, h: float, c: np.ndarray | float) -> np.ndarray:
-    """Real time ``g(raw)`` of a raw-clock time (see the module docstring)."""
-    return np.where(raw < h, raw, h + c * (raw - h))
-
-
-def undilate(real: np.ndarray, h: float, c: np.ndarray | float) -> np.ndarray:
-    """Raw-clock time ``g⁻¹(real)`` of a real time."""
-    return np.where(real < h, real, h + (real - h) / c)
