@@ -259,6 +259,18 @@ def test_edge_artefacts_are_flagged_and_their_backlog_is_computed():
     assert np.median(miss) == pytest.approx(70.0, abs=12.0)  # ~100 a month, 30 recorded
     notes = local_trend.notes(state, as_of)
     assert len(notes) == 2 and "Dec 2026 (30)" in notes[1] and "May 2025 (10)" in notes[0]
+    # The report says the same in its language (the evidence section).
+    from types import SimpleNamespace
+
+    from targetsim.report.html import _Fmt, _left_out
+    from targetsim.report.i18n import labels
+
+    fit = SimpleNamespace(states={"arrivals": state}, as_of=as_of)
+    en = _left_out(fit, labels("en"), _Fmt("en", "USD"), "en")
+    fr = _left_out(fit, labels("fr"), _Fmt("fr", "EUR"), "fr")
+    assert len(en) == 2 and "May 2025: 10" in en[0] and "Dec 2026: 30" in en[1]
+    assert "mai 2025: 10" in fr[0] and "déc. 2026: 30" in fr[1]
+    assert "écartées" in fr[1] and _left_out(None, labels("en"), _Fmt("en", "USD"), "en") == []
 
 
 def test_left_truncated_export_counts_time_at_risk_from_the_truncation_date():

@@ -422,7 +422,7 @@ def run_plan(
             "converged": converged,
             "diagnostics": _diagnostics_dict(fit),
             "warnings": list(funnel.warnings),
-            "notes": list(cal.notes),
+            "notes": [*fit.notes, *cal.notes],
             "quotas": quotas.source if quotas is not None else None,
             "allocation": [a.to_dict() for a in cal.allocation_summary],
             "company_probability": cal.company_probability,

@@ -118,6 +118,8 @@ def print_fit_report(fit, paths: dict[str, Path]) -> None:
         f"diagnostics: R-hat max {d.rhat_max:.3f}, ESS bulk min {d.ess_bulk_min:.0f}, "
         f"ESS tail min {d.ess_tail_min:.0f}, divergences {d.divergences}"
     )
+    for note in fit.notes:
+        out.print(styled("[yellow]note:[/] {}", note), highlight=False)
     for name, p in paths.items():
         out.print(f"wrote {name}: {p}")
     if not d.converged:

@@ -238,16 +238,20 @@ class ModelConfig(BaseModel):
       ``"lognormal"`` (eventual shares and log-normal times, the earlier model);
     * ``size``: ``"empirical"`` (default: Bayesian bootstrap of the won amounts, pooled
       for small segments) or ``"lognormal"``;
-    * ``arrivals``: ``"local_trend"`` (default: a damped local linear trend on the log
-      monthly rate with seasonality when the history allows it) or ``"negbin"`` (a
-      stationary negative binomial with a trend and seasonality after 24 months).
+    * ``arrivals``: ``"trend_shift"`` (default: a negative-binomial GLM per segment with a
+      slope and one level shift shared by the market, each segment's own departures, and
+      month-of-year effects from 24 months of history; the export's ramp-up and thin last
+      months are left out), ``"local_trend"`` (a damped local linear trend on the log
+      monthly rate) or ``"negbin"`` (a stationary negative binomial with a trend and
+      seasonality after 24 months, the earlier model).
 
     Attributes
     ----------
     cycle, size, arrivals : str
         The components (above).
-    hazard, local_trend, empirical_size : HazardPriors, LocalTrendSettings, EmpiricalSizeSettings
-        Settings of the default components.
+    hazard, trend_shift, local_trend, empirical_size : HazardPriors, TrendShiftSettings, \
+LocalTrendSettings, EmpiricalSizeSettings
+        Settings of the components.
     win_logit ... stale_after_days
         Priors of the log-normal components (and of the funnel stages, which always use
         them):

@@ -30,7 +30,7 @@ from targetsim import formatting as F
 from targetsim.errors import TargetsimError
 from targetsim.report import figures
 from targetsim.report.charts import fan_chart_svg
-from targetsim.report.i18n import labels
+from targetsim.report.i18n import labels, month_abbr
 from targetsim.report.inputs import PlanInputs
 from targetsim.report.quotas import quota_section
 
@@ -760,6 +760,20 @@ def objectives_text(plan: PlanInputs, lang: str) -> str | None:
         months=int(plan.projection.sizes["month"]), scenarios=_saved_scenarios(plan))
 
 
+def _left_out(fit: Any | None, lab: dict[str, str], f: _Fmt, lang: str) -> list[str]:
+    """The months the arrival rate leaves out as export artefacts, in words."""
+    if fit is None or "arrivals" not in getattr(fit, "states", {}):
+        return []
+    from targetsim.model.components.local_trend import left_out
+
+    def listed(sel: list[tuple[pd.Period, float]]) -> str:
+        return ", ".join(f"{month_abbr(m.month, lang)} {m.year}: {f.num(c)}" for m, c in sel)
+
+    start, end = left_out(fit.states["arrivals"], fit.as_of)
+    return ([lab["left_out_start"].format(months=listed(start))] if start else []) + (
+        [lab["left_out_end"].format(months=listed(end))] if end else [])
+
+
 def build_context(
     plan: PlanInputs, *, lang: str, fit: Any | None = None
 ) -> dict[str, Any]:
@@ -822,6 +836,7 @@ def build_context(
         "diag_text": diag_text,
         "converged": bool(diag.get("converged")),
         "problems": [str(p) for p in diag.get("problems", []) or []],
+        "left_out": _left_out(fit, lab, f, lang),
         "ppc": _ppc(plan, fit, params, f),
         "wide": _wide(plan, lab, f),
         "tiers": _tiers(plan, lab, f),

@@ -149,6 +149,12 @@ LABELS: dict[str, dict[str, str]] = {
         "weekly_new_opportunities": "New opps / week",
         "weekly_wins": "Wins / week",
         "evidence": "How far to trust it",
+        "left_out_start": "New opportunities of the history's first months ({months}) are "
+        "well below those of a typical month: read as the CRM's first months, they are left "
+        "out of the arrival rate.",
+        "left_out_end": "New opportunities of the last months ({months}) are fewer than half "
+        "those of a typical month: read as deals not yet recorded, they are left out of the "
+        "arrival rate. If the drop is real, the targets are too high: check those months.",
         "converged_yes": "The model's sampler converged (R-hat {rhat}, effective sample size "
         "at least {ess}, {div} divergences).",
         "converged_no": "WARNING: the model's sampler did not converge (R-hat {rhat}, "
@@ -327,6 +333,13 @@ LABELS: dict[str, dict[str, str]] = {
         "weekly_new_opportunities": "Nouv. opp. / sem.",
         "weekly_wins": "Gains / sem.",
         "evidence": "Quelle confiance lui accorder",
+        "left_out_start": "Les nouvelles opportunités des premiers mois de l'historique "
+        "({months}) sont bien en deçà d'un mois ordinaire : lues comme les premiers mois du "
+        "CRM, elles sont écartées du rythme d'arrivée.",
+        "left_out_end": "Les nouvelles opportunités des derniers mois ({months}) sont moins "
+        "de la moitié d'un mois ordinaire : lues comme des affaires pas encore saisies, elles "
+        "sont écartées du rythme d'arrivée. Si la baisse est réelle, les objectifs sont trop "
+        "hauts : vérifiez ces mois.",
         "converged_yes": "L'échantillonneur du modèle a convergé (R-hat {rhat}, taille "
         "d'échantillon effective d'au moins {ess}, {div} divergences).",
         "converged_no": "ATTENTION : l'échantillonneur du modèle n'a pas convergé (R-hat "

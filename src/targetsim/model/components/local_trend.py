@@ -412,19 +412,30 @@ def draws(
                         **backlog)
 
 
-def notes(state: xr.Dataset, as_of: pd.Timestamp) -> list[str]:
-    """Plain-words notes on the fit: the months read as export artefacts."""
+def left_out(state: xr.Dataset, as_of: pd.Timestamp
+             ) -> tuple[list[tuple[pd.Period, float]], list[tuple[pd.Period, float]]]:
+    """Months read as export artefacts: (month, new opportunities) at the start and the end.
+
+    The one reading of the fit's ``left_out_*`` attributes, for :func:`notes` and the report.
+    """
     months = json.loads(state.attrs.get("left_out_months", "[]"))
     counts = json.loads(state.attrs.get("left_out_counts", "[]"))
+    if not months:
+        return [], []
     base = as_of.to_period("M")
     mid = -int(state.attrs["history_months"]) // 2
+    pairs = [(int(m), float(c)) for m, c in zip(months, counts, strict=True)]
+    return ([(base + m, c) for m, c in pairs if m < mid],
+            [(base + m, c) for m, c in pairs if m >= mid])
 
-    def listed(sel: list[tuple[int, float]]) -> str:
-        return ", ".join(f"{(base + m).strftime('%b %Y')} ({c:,.0f})" for m, c in sel)
 
-    pairs = list(zip((int(m) for m in months), counts, strict=True))
-    start = [p for p in pairs if p[0] < mid]
-    end = [p for p in pairs if p[0] >= mid]
+def notes(state: xr.Dataset, as_of: pd.Timestamp) -> list[str]:
+    """Plain-words notes on the fit: the months read as export artefacts."""
+    start, end = left_out(state, as_of)
+
+    def listed(sel: list[tuple[pd.Period, float]]) -> str:
+        return ", ".join(f"{m.strftime('%b %Y')} ({c:,.0f})" for m, c in sel)
+
     out = []
     if start:
         out.append(
