@@ -211,3 +211,40 @@ def test_compiled_tables_match_the_cumulative_incidence():
             np.testing.assert_allclose(tab[r, :6], won, rtol=1e-10, atol=1e-14)
             pad = padded(5)
             np.testing.assert_allclose(tab[r, pad:pad + 6], lost, rtol=1e-10, atol=1e-14)
+
+
+def test_compiled_words_are_the_streams_own(monkeypatch):
+    """The compiled loops draw a PCG64 stream's words themselves: the words ``random_raw``
+    gives, and the stream is left where ``random_raw`` would leave it; words given as an
+    array (any other bit generator) give the same deals."""
+    from targetsim.simulate import sampling
+    from targetsim.simulate.kernels import pcg64_words
+
+    rngs = [np.random.default_rng(np.random.SeedSequence(7, spawn_key=(g,))) for g in range(3)]
+    ref = [np.random.default_rng(np.random.SeedSequence(7, spawn_key=(g,))) for g in range(3)]
+    for r in rngs + ref:  # a stream part-way through, its 32-bit buffer in use
+        r.integers(0, 10, 5, dtype=np.uint32)
+    rows = np.array([5, 0, 1_001])
+    states, raw = sampling._words(rngs, rows)
+    assert raw.size == 0
+    for k, n in enumerate(rows):
+        out = np.empty((n, 2), dtype=np.uint64)
+        pcg64_words(states[k].copy(), out)
+        np.testing.assert_array_equal(out.ravel(), ref[k].bit_generator.random_raw(2 * n))
+        assert rngs[k].random() == ref[k].random()
+
+    p = hazard_params(n_draws=1)
+    tl, pipe = make_timeline(p.as_of, None, 12), encode_pipeline(pipeline(), p)
+    mult = Multipliers.of(GROWTH, SEGS)
+    compiled = sample_deals(p, 0, pipe, mult, tl, np.random.default_rng(11))
+
+    def as_array(rngs, rows):  # noqa: ANN001, ANN202
+        raw = np.concatenate([r.bit_generator.random_raw(2 * int(n))
+                              for r, n in zip(rngs, rows, strict=True)])
+        return np.zeros((0, 4), dtype=np.uint64), raw.reshape(-1, 2)
+
+    monkeypatch.setattr(sampling, "_words", as_array)
+    given = sample_deals(p, 0, pipe, mult, tl, np.random.default_rng(11))
+    assert len(given.segment) > 100
+    for a, b in zip(dataclasses.astuple(compiled), dataclasses.astuple(given), strict=True):
+        np.testing.assert_array_equal(a, b)

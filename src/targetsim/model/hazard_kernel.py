@@ -32,7 +32,7 @@ from numba import njit
 WON, LOST, STALL = 0, 1, 2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def padded(n_bins: int) -> int:
     """Length of a cumulative table row: the ``n_bins + 1`` edges, at least one ``inf`` (which
     stops every search), padded to a power of two."""
@@ -47,7 +47,7 @@ def table_width(n_bins: int) -> int:
     return 2 * padded(n_bins) + 8 * n_bins + 2
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def build_tables(hw, hl, own_mult, edges, factor, tab, guide):  # noqa: ANN001, ANN201
     """One draw's sampling tables, a row per cell, under the win factors (filled in place).
 
@@ -122,7 +122,7 @@ def build_tables(hw, hl, own_mult, edges, factor, tab, guide):  # noqa: ANN001, 
                 guide[2 * r + k, g:] = n_bin - 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def scaled(tw, tl, f):  # noqa: ANN001, ANN201
     """Thresholds (P(won), P(won or lost)) after the win factor ``f`` (capped at 1).
 
@@ -138,88 +138,96 @@ def scaled(tw, tl, f):  # noqa: ANN001, ANN201
     return nw, nw + nl
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def hazard_rows(tab, guide, edges, cell, age, b0, seg, factor, u_fate, u_time, fate, remaining):  # noqa: ANN001, ANN201
     """Fate and remaining days (``inf`` if it stalls) of deals open at ``age``, one draw.
 
     ``tab`` and ``guide`` from :func:`build_tables`; per deal its cell, age, bin of the age
     (:func:`age_bins`), segment, and two uniforms; ``factor`` (S,) the scenario's win
     factor (a new deal's thresholds, ``age == 0``, are in the table). Outputs in place.
-    The loop is written for the processor: no branch on a coin flip (the fate, the
-    bisection), the bisection of a new deal started from the guide.
+    Each deal by :func:`hazard_one`.
+    """
+    for j in range(cell.shape[0]):
+        fate[j], remaining[j] = hazard_one(tab, guide, edges, cell[j], age[j], b0[j],
+                                           factor[seg[j]], u_fate[j], u_time[j])
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def hazard_one(tab, guide, edges, r, a, start, factor, u_fate, u_time):  # noqa: ANN001, ANN201
+    """Fate and remaining days (``inf`` if it stalls) of one deal open at age ``a``.
+
+    ``r`` its cell (row of ``tab`` and ``guide`` from :func:`build_tables`), ``start`` the
+    bin of its age (:func:`age_bins`), ``factor`` its segment's win factor (a new deal's
+    thresholds, ``a == 0``, are in the table), two uniforms. Written for the processor: no
+    branch on a coin flip (the fate, the bisection), the bisection of a new deal started
+    from the guide.
     """
     n_bin = edges.shape[0] - 1
     pad = (tab.shape[1] - 8 * n_bin - 2) // 2
     coef, part, last = 2 * pad, 2 * pad + 4 * n_bin, 2 * pad + 8 * n_bin
     n_guide = guide.shape[1]
-    for j in range(cell.shape[0]):
-        r, a = cell[j], age[j]
-        if a == 0.0:
-            start, base_w, base_l = 0, 0.0, 0.0
-            p_w, p_wl = tab[r, last], tab[r, last + 1]
-        else:
-            start = b0[j]
-            if start >= n_bin:  # older than anything that ever closed: never closes
-                fate[j], remaining[j] = STALL, np.inf
-                continue
-            h, s0 = tab[r, part + 4 * start], tab[r, part + 4 * start + 1]
-            into = -math.expm1(-h * (a - edges[start]))
-            alive = s0 * (1.0 - into)
-            base_w = tab[r, start] + s0 * tab[r, part + 4 * start + 2] * into
-            base_l = tab[r, pad + start] + s0 * tab[r, part + 4 * start + 3] * into
-            if not alive > 0.0:
-                fate[j], remaining[j] = STALL, np.inf
-                continue
-            inv = 1.0 / alive
-            p_w, p_wl = scaled(max((tab[r, n_bin] - base_w) * inv, 0.0),
-                               max((tab[r, pad + n_bin] - base_l) * inv, 0.0), factor[seg[j]])
-        u = u_fate[j]
-        f = np.int64(u >= p_w) + np.int64(u >= p_wl)
-        k = min(f, 1)  # a stalled deal's time is worked out on the loss table, then dropped
-        base = base_l if k else base_w
-        off = k * pad
-        total = tab[r, off + n_bin]
-        x = base + u_time[j] * (total - base)
-        if a == 0.0:
-            # The guide's bin for the quantile, then a step or two up.
-            b = guide[2 * r + k, min(int(u_time[j] * n_guide), n_guide - 1)]
-            if tab[r, off + b] > x:  # the product rounded up onto the next entry
-                b -= 1
-            b += np.int64(tab[r, off + b + 1] <= x)
-            b += np.int64(tab[r, off + b + 1] <= x)
-            while tab[r, off + b + 1] <= x:
-                b += 1
-        else:
-            # Bisection for the last edge at or below x, halvings unrolled and taken
-            # arithmetically; rows are padded with inf.
-            i = 0
-            step = pad // 2
-            while step > 64:  # more bins than any grid the model builds
-                if tab[r, off + i + step] <= x:
-                    i += step
-                step >>= 1
-            if step >= 64:
-                i += 64 * np.int64(tab[r, off + i + 64] <= x)
-            if step >= 32:
-                i += 32 * np.int64(tab[r, off + i + 32] <= x)
-            if step >= 16:
-                i += 16 * np.int64(tab[r, off + i + 16] <= x)
-            if step >= 8:
-                i += 8 * np.int64(tab[r, off + i + 8] <= x)
-            if step >= 4:
-                i += 4 * np.int64(tab[r, off + i + 4] <= x)
-            if step >= 2:
-                i += 2 * np.int64(tab[r, off + i + 2] <= x)
-            b = i + np.int64(tab[r, off + i + 1] <= x)
-        if b >= n_bin:  # x rounded onto the total: the last bin that holds any mass
-            b = n_bin - 1
-            while b > start and tab[r, off + b] >= total:
-                b -= 1
-        cb = coef + 2 * (k * n_bin + b)
-        q = min((x - tab[r, off + b]) * tab[r, cb], 1.0)
-        tau = min(-math.log1p(-q) * tab[r, cb + 1], edges[b + 1] - edges[b])
-        fate[j] = f
-        remaining[j] = np.inf if f == STALL else max(edges[b] + tau - a, 0.0)
+    if a == 0.0:
+        start, base_w, base_l = 0, 0.0, 0.0
+        p_w, p_wl = tab[r, last], tab[r, last + 1]
+    else:
+        if start >= n_bin:  # older than anything that ever closed: never closes
+            return STALL, np.inf
+        h, s0 = tab[r, part + 4 * start], tab[r, part + 4 * start + 1]
+        into = -math.expm1(-h * (a - edges[start]))
+        alive = s0 * (1.0 - into)
+        base_w = tab[r, start] + s0 * tab[r, part + 4 * start + 2] * into
+        base_l = tab[r, pad + start] + s0 * tab[r, part + 4 * start + 3] * into
+        if not alive > 0.0:
+            return STALL, np.inf
+        inv = 1.0 / alive
+        p_w, p_wl = scaled(max((tab[r, n_bin] - base_w) * inv, 0.0),
+                           max((tab[r, pad + n_bin] - base_l) * inv, 0.0), factor)
+    u = u_fate
+    f = np.int64(u >= p_w) + np.int64(u >= p_wl)
+    k = min(f, 1)  # a stalled deal's time is worked out on the loss table, then dropped
+    base = base_l if k else base_w
+    off = k * pad
+    total = tab[r, off + n_bin]
+    x = base + u_time * (total - base)
+    if a == 0.0:
+        # The guide's bin for the quantile, then a step or two up.
+        b = guide[2 * r + k, min(int(u_time * n_guide), n_guide - 1)]
+        if tab[r, off + b] > x:  # the product rounded up onto the next entry
+            b -= 1
+        b += np.int64(tab[r, off + b + 1] <= x)
+        b += np.int64(tab[r, off + b + 1] <= x)
+        while tab[r, off + b + 1] <= x:
+            b += 1
+    else:
+        # Bisection for the last edge at or below x, halvings unrolled and taken
+        # arithmetically; rows are padded with inf.
+        i = 0
+        step = pad // 2
+        while step > 64:  # more bins than any grid the model builds
+            if tab[r, off + i + step] <= x:
+                i += step
+            step >>= 1
+        if step >= 64:
+            i += 64 * np.int64(tab[r, off + i + 64] <= x)
+        if step >= 32:
+            i += 32 * np.int64(tab[r, off + i + 32] <= x)
+        if step >= 16:
+            i += 16 * np.int64(tab[r, off + i + 16] <= x)
+        if step >= 8:
+            i += 8 * np.int64(tab[r, off + i + 8] <= x)
+        if step >= 4:
+            i += 4 * np.int64(tab[r, off + i + 4] <= x)
+        if step >= 2:
+            i += 2 * np.int64(tab[r, off + i + 2] <= x)
+        b = i + np.int64(tab[r, off + i + 1] <= x)
+    if b >= n_bin:  # x rounded onto the total: the last bin that holds any mass
+        b = n_bin - 1
+        while b > start and tab[r, off + b] >= total:
+            b -= 1
+    cb = coef + 2 * (k * n_bin + b)
+    q = min((x - tab[r, off + b]) * tab[r, cb], 1.0)
+    tau = min(-math.log1p(-q) * tab[r, cb + 1], edges[b + 1] - edges[b])
+    return f, (np.inf if f == STALL else max(edges[b] + tau - a, 0.0))
 
 
 def age_bins(edges: np.ndarray, age: np.ndarray) -> np.ndarray:
@@ -227,7 +235,7 @@ def age_bins(edges: np.ndarray, age: np.ndarray) -> np.ndarray:
     return np.searchsorted(edges, age, side="right") - 1 if len(age) else np.zeros(0, int)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def hazard_sample(
     hw, hl, own_mult, edges, width, hold_days, j, cell, seg, age, b0, factor, u_fate, u_time,
     fate, remaining, hold,

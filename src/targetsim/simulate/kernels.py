@@ -22,7 +22,9 @@ install, the compilation (cached on disk afterwards).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from targetsim.model.hazard_kernel import build_tables, hazard_rows, padded
 
@@ -32,19 +34,68 @@ _SHIFT = np.uint64(32)
 _SCALE = 2.0**-32
 
 
-@njit(cache=True, nogil=True, inline="always")
+@intrinsic
+def _mul_high(typingctx, a, b):  # noqa: ANN001, ANN202
+    """High 64 bits of the 128-bit product of two 64-bit words (one machine multiply)."""
+    sig = types.uint64(types.uint64, types.uint64)
+
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
+        wide = ir.IntType(128)
+        prod = builder.mul(builder.zext(args[0], wide), builder.zext(args[1], wide))
+        return builder.trunc(builder.lshr(prod, ir.Constant(wide, 64)), ir.IntType(64))
+
+    return sig, codegen
+
+
+_MULT_HI = np.uint64(2549297995355413924)
+_MULT_LO = np.uint64(4865540595714422341)
+_ROT = np.uint64(58)
+_BITS = np.uint64(63)
+_WIDTH = np.uint64(64)
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def pcg64_words(state, out):  # noqa: ANN001, ANN201
+    """Fill ``out`` (N, 2) with the next ``2 N`` words of a PCG64 stream, row by row.
+
+    ``state`` = (state high, state low, increment high, increment low) as
+    ``numpy.random.PCG64`` holds them (advanced in place): the words its ``random_raw``
+    gives (the 128-bit LCG step, then the XSL-RR output), without a round trip through
+    memory.
+    """
+    hi, lo, inc_hi, inc_lo = state[0], state[1], state[2], state[3]
+    for i in range(out.shape[0]):
+        for j in range(2):
+            new_lo = lo * _MULT_LO
+            new_hi = _mul_high(lo, _MULT_LO) + lo * _MULT_HI + hi * _MULT_LO
+            lo = new_lo + inc_lo
+            hi = new_hi + inc_hi + np.uint64(lo < new_lo)
+            x, rot = hi ^ lo, hi >> _ROT
+            out[i, j] = (x >> rot) | (x << ((_WIDTH - rot) & _BITS))
+    state[0], state[1] = hi, lo
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def fill_words(states, start, raw):  # noqa: ANN001, ANN201
+    """Every row's words (:func:`pcg64_words`), draw ``k``'s rows ``start[k]:start[k + 1]``
+    from its stream ``states[k]``."""
+    for k in range(start.shape[0] - 1):
+        pcg64_words(states[k], raw[start[k]:start[k + 1]])
+
+
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def high(word):  # noqa: ANN001, ANN201
     """Uniform on [0, 1) from the high 32 bits of a random 64-bit word."""
     return (word >> _SHIFT) * _SCALE
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def low(word):  # noqa: ANN001, ANN201
     """Uniform on [0, 1) from the low 32 bits of a random 64-bit word."""
     return (word & _LOW) * _SCALE
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def close_time(created, duration, c, h0):  # noqa: ANN001, ANN201
     """Real close day of a deal worked from its creation (``inf`` if stalled: its duration).
 
@@ -56,16 +107,18 @@ def close_time(created, duration, c, h0):  # noqa: ANN001, ANN201
     return end if end < h0 else h0 + c * (end - h0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def close_times(created, duration, seg, cycle, h0, out):  # noqa: ANN001, ANN201
     """:func:`close_time` of every deal (outputs in place)."""
     for i in range(created.shape[0]):
         out[i] = close_time(created[i], duration[i], cycle[seg[i]], h0)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, off):  # noqa: ANN001, ANN201
     """Draw ``k``'s rows before their fates, written at ``row - off`` into ``scratch``.
+
+    Row ``row``'s two random words are ``raw[row - off]``.
 
     ``scratch`` = segment, owner, table row (:func:`_cell`), bin of the age,
     age, creation day, and the fate and time uniforms. Rows: the open pipeline (its ages;
@@ -86,7 +139,7 @@ def spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, off):  # noqa: ANN00
         w = i - off
         seg[w], owner[w], age[w], created[w], b0[w] = p_seg[q], p_owner[q], p_age[q], 0.0, p_bin[q]
         cell[w] = _cell(p_seg[q], p_owner[q], n_cell)
-        u_fate[w], u_time[w] = low(raw[i, 0]), high(raw[i, 1])
+        u_fate[w], u_time[w] = low(raw[w, 0]), high(raw[w, 1])
         i += 1
     for phase in range(2):
         cnt = b_counts if phase == 0 else counts
@@ -96,7 +149,8 @@ def spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, off):  # noqa: ANN00
             for p in range(cnt.shape[2]):
                 width = t1[p] - t0[p]
                 for _ in range(cnt[k, s, p]):
-                    x = high(raw[i, 0])
+                    w = i - off
+                    x = high(raw[w, 0])
                     o = -1
                     if has_owner:
                         y = x * n_own
@@ -109,14 +163,13 @@ def spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, off):  # noqa: ANN00
                         o = col if stay else int(otab[s, n_own + col])
                         x = f * otab[s, 2 * n_own + col] if stay else (
                             (f - keep) * otab[s, 3 * n_own + col])
-                    w = i - off
                     seg[w], owner[w], cell[w], b0[w] = s, o, _cell(s, o, n_cell), 0
                     age[w], created[w] = 0.0, t0[p] + x * width
-                    u_fate[w], u_time[w] = low(raw[i, 0]), high(raw[i, 1])
+                    u_fate[w], u_time[w] = low(raw[w, 0]), high(raw[w, 1])
                     i += 1
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _cell(s, o, n_cell):  # noqa: ANN001, ANN202
     """Table row of segment ``s`` and owner ``o``; an owner the outcome has no effect for
     (none, or beyond its table) takes the segment's row without owner."""
@@ -131,7 +184,7 @@ def scratch_rows(n: int) -> tuple[np.ndarray, ...]:
     return (ints(), ints(), ints(), ints(), np.empty(n), np.empty(n), np.empty(n), np.empty(n))
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def count(hist, own, lut, n_m, s, o, created, t, fate, value):  # noqa: ANN001, ANN201
     """One deal into its draw's histograms (flat, for cheap indexing).
 
@@ -152,7 +205,7 @@ def count(hist, own, lut, n_m, s, o, created, t, fate, value):  # noqa: ANN001, 
     own[k, 1] += value
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _day(t, e_m):  # noqa: ANN001, ANN202
     """Whole day of ``t`` within ``[0, e_m]`` (never, or NaN: the end)."""
     if not t < e_m:
@@ -160,7 +213,7 @@ def _day(t, e_m):  # noqa: ANN001, ANN202
     return int(t) if t > 0.0 else 0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def derive(k, hist, own, out):  # noqa: ANN001, ANN201
     """Draw ``k``'s monthly figures from its histograms (see :mod:`.tally`)."""
     won, lost, cold, booked, new, open_n, open_v, own_booked, own_won = out
@@ -208,7 +261,7 @@ def histograms(n_seg: int, n_own: int, months: int) -> tuple[np.ndarray, np.ndar
             np.zeros(((n_own + 1) * (months + 2) + 1, 2)))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def tally_block(start, seg, owner, created, t_close, fate, value, lut, hist, own, out):  # noqa: ANN001, ANN201
     """Count deals whose close times and fates are given (the SimPy engine's)."""
     n_m = out[0].shape[2]
@@ -221,8 +274,8 @@ def tally_block(start, seg, owner, created, t_close, fate, value, lut, hist, own
         derive(k, hist, own, out)
 
 
-@njit(cache=True, nogil=True)
-def run_block(layout, otab, pipe, raw, scen, hazard, given, slices, h0, lut, materialise,
+@njit(cache=True, nogil=True, error_model="numpy")
+def run_block(layout, otab, pipe, words, scen, hazard, given, slices, h0, lut, materialise,
               deals, hist, own, out):  # noqa: ANN001, ANN201
     """Sample every deal of a block of draws; write them out or close and count them.
 
@@ -237,8 +290,10 @@ def run_block(layout, otab, pipe, raw, scen, hazard, given, slices, h0, lut, mat
     pipe : tuple
         The open pipeline: segment, owner, age, amount (NaN = draw it), bin of the age in
         the hazard grid.
-    raw : ndarray of uint64 (N, 2)
-        Each row's random words: the high half of the first places the deal (owner,
+    words : tuple
+        ``(states, raw)``: each row's two random words, the next from its draw's stream
+        (``states`` (K, 4), :func:`pcg64_words`; advanced in place), or when ``states`` is
+        empty given in ``raw`` (N, 2). The high half of the first places the deal (owner,
         creation), the low half decides its fate; the second word's high half its time,
         its low half its value.
     scen : tuple
@@ -286,10 +341,16 @@ def run_block(layout, otab, pipe, raw, scen, hazard, given, slices, h0, lut, mat
                np.empty(rows), np.empty(rows), np.empty(rows))
     seg, owner, cell, b0, age, created, u_fate, u_time = scratch
     fates, durs = np.empty(rows, dtype=np.int64), np.empty(rows)
+    states, given_raw = words
+    raw = np.empty((rows, 2), dtype=np.uint64)
     w = 0
     for k in range(n_k):
-        spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, start[k])
         n_rows = start[k + 1] - start[k]
+        if states.shape[0]:
+            pcg64_words(states[k], raw[:n_rows])
+        else:
+            raw[:n_rows] = given_raw[start[k]:start[k + 1]]
+        spawn_draw(k, layout, otab, pipe, raw, n_cell, scratch, start[k])
         if use_hazard:
             build_tables(hw[k], hl[k], own_mult[k], hz_edges, win, tab, guide)
             hazard_rows(tab, guide, hz_edges, cell[:n_rows], age[:n_rows], b0[:n_rows],
@@ -317,7 +378,7 @@ def run_block(layout, otab, pipe, raw, scen, hazard, given, slices, h0, lut, mat
             if q < n_p and np.isfinite(p_amount[q]):
                 v = p_amount[q]
             elif n_q:
-                v = slices[k, s, min(int(low(raw[i, 1]) * n_q), n_q - 1)]
+                v = slices[k, s, min(int(low(raw[q, 1]) * n_q), n_q - 1)]
             else:
                 v = g_value[i]
             v *= deal_size[s]
@@ -341,7 +402,7 @@ def run_block(layout, otab, pipe, raw, scen, hazard, given, slices, h0, lut, mat
         out_start[n_k] = w
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def spawn_rows(layout, otab, pipe, raw, j, scratch):  # noqa: ANN001, ANN201
     """Every row's draw and :func:`spawn_draw` scratch, as :func:`run_block` has them.
 

@@ -249,6 +249,29 @@ def owner_table(share: np.ndarray) -> np.ndarray:
     return out
 
 
+def _words(rngs, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    """The deals' random words of each stream: ``rows[k] * WORDS`` words of ``rngs[k]``.
+
+    PCG64 streams (the engine's) hand their state to the compiled loops, which draw the
+    words themselves (:func:`targetsim.simulate.kernels.pcg64_words`, the words
+    ``random_raw`` would give); the streams are advanced past them here. Any other bit
+    generator gives its words as an array. Returns ``(states (K, 4), raw (N, 2))``, one of
+    them empty.
+    """
+    mask = (1 << 64) - 1
+    if all(isinstance(rng.bit_generator, np.random.PCG64) for rng in rngs):
+        states = np.empty((len(rngs), 4), dtype=np.uint64)
+        for k, (rng, n) in enumerate(zip(rngs, rows, strict=True)):
+            st = rng.bit_generator.state["state"]
+            states[k] = (st["state"] >> 64, st["state"] & mask, st["inc"] >> 64,
+                         st["inc"] & mask)
+            rng.bit_generator.advance(int(n) * WORDS)
+        return states, np.zeros((0, WORDS), dtype=np.uint64)
+    raw = np.concatenate([rng.bit_generator.random_raw(int(n) * WORDS)
+                          for rng, n in zip(rngs, rows, strict=True)]).reshape(-1, WORDS)
+    return np.zeros((0, 4), dtype=np.uint64), raw
+
+
 class DealSampler:
     """Samples the deals of blocks of draws; what does not depend on the draw, once.
 
@@ -308,14 +331,13 @@ class DealSampler:
             b_counts[k] = rng.poisson(missing[k])
         rows = self.n_open + b_counts.sum(axis=(1, 2)) + counts.sum(axis=(1, 2))
         start = np.concatenate([[0], np.cumsum(rows)]).astype(np.int64)
-        raw = np.concatenate([rng.bit_generator.random_raw(int(n) * WORDS)
-                              for rng, n in zip(rngs, rows, strict=True)]).reshape(-1, WORDS)
         layout = (start, counts, b_counts, self.lo, self.hi, self.b_lo, self.b_hi)
-        return layout, raw
+        return layout, _words(rngs, rows)
 
     def _run(self, draws, mult, rngs, outcomes, materialise: bool, out: tuple) -> tuple:  # noqa: ANN001
         from targetsim.model.hazard_kernel import table_width
         from targetsim.simulate.kernels import (
+            fill_words,
             histograms,
             run_block,
             scratch_rows,
@@ -327,10 +349,15 @@ class DealSampler:
         draws = np.asarray(draws, dtype=np.int64)
         if outcomes is None:
             outcomes = p.outcome.sampler(draws)
-        layout, raw = self._streams(draws, mult, rngs)
-        n, n_k, n_seg = len(raw), len(draws), len(p.segments)
+        layout, words = self._streams(draws, mult, rngs)
+        n, n_k, n_seg = int(layout[0][-1]), len(draws), len(p.segments)
         given = (np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0), np.zeros(0))
         if not (self.hazard and self.empirical):  # a component sampled outside the loop
+            states, raw = words
+            if len(states):
+                raw = np.empty((n, WORDS), dtype=np.uint64)
+                fill_words(states.copy(), layout[0], raw)
+            words = (np.zeros((0, 4), dtype=np.uint64), raw)
             j, scratch = np.empty(n, dtype=np.int64), scratch_rows(n)
             spawn_rows(layout, self.otab, self.pipe, raw, j, scratch)
             seg, owner, _, _, age, _, u_fate, u_time = scratch
@@ -357,7 +384,7 @@ class DealSampler:
                  np.empty(m, dtype=np.int64), np.empty(m), np.empty(m), np.empty(m))
         scen = (mult.win_rate, mult.deal_size, mult.cycle_length)
         hist, own = histograms(n_seg, out[8].shape[1], self.timeline.months)
-        run_block(layout, self.otab, self.pipe, raw, scen, hazard, given, slices,
+        run_block(layout, self.otab, self.pipe, words, scen, hazard, given, slices,
                   float(self.timeline.start), self.lut, materialise, deals, hist, own, out)
         return deals
 
