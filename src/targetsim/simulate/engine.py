@@ -21,7 +21,9 @@ them with the same rules.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -69,10 +71,14 @@ def run_chunk(
     engine: str,
     random_seed: int,
     on_draw: Callable[[int], None] | None = None,
+    threads: int = 1,
 ) -> dict[str, np.ndarray]:
     """Simulate draws ``draw_ids`` (``params`` holds exactly those draws, in that order).
 
-    ``on_draw(k)`` is called after each block of ``k`` draws.
+    ``on_draw(k)`` is called after each block of ``k`` draws, in order; an exception it
+    raises stops the chunk. With ``threads`` > 1 the vectorised engine runs blocks on that
+    many threads at once (its compiled loops release the GIL); the SimPy engine always
+    runs them one after another.
 
     Returns
     -------
@@ -82,9 +88,8 @@ def run_chunk(
     n_seg, n_own = len(params.segments), len(params.owners)
     mults = [Multipliers.of(sc, params.segments) for sc in scenarios]
     sampler = DealSampler(params, pipeline, timeline)
-    parts: list[dict[str, np.ndarray]] = []
-    for first in range(0, len(draw_ids), BLOCK_DRAWS):
-        js = np.arange(first, min(first + BLOCK_DRAWS, len(draw_ids)))
+
+    def block(js: np.ndarray) -> dict[str, np.ndarray]:
         gs = [int(draw_ids[j]) for j in js]
         outcomes = params.outcome.sampler(js)  # the same for every scenario
         rows = []
@@ -93,22 +98,47 @@ def run_chunk(
             if engine == "fast":
                 out = run_fast(sampler, js, mults[k], rngs, outcomes)
             else:
-                block = sampler.sample(js, mults[k], rngs, outcomes)
-                t_close, fate = np.empty(len(block.segment)), block.outcome.copy()
+                deals = sampler.sample(js, mults[k], rngs, outcomes)
+                t_close, fate = np.empty(len(deals.segment)), deals.outcome.copy()
                 cap = np.empty((len(js), n_seg, timeline.months))
                 for q, g in enumerate(gs):
-                    sl = slice(int(block.start[q]), int(block.start[q + 1]))
+                    sl = slice(int(deals.start[q]), int(deals.start[q + 1]))
                     t_close[sl], fate[sl], cap[q] = run_des(
-                        block.deals(q), mults[k], timeline, sc.capacity, params.segments,
+                        deals.deals(q), mults[k], timeline, sc.capacity, params.segments,
                         capacity_stream(random_seed, g),
                     )
-                out = tally(block, t_close, fate, timeline, n_seg, n_own)
+                out = tally(deals, t_close, fate, timeline, n_seg, n_own)
                 out["capacity"] = cap
             rows.append(out)
-        parts.append({name: np.stack([r[name] for r in rows], axis=1) for name in rows[0]})
-        if on_draw is not None:
-            on_draw(len(js))
+        return {name: np.stack([r[name] for r in rows], axis=1) for name in rows[0]}
+
+    blocks = [np.arange(first, min(first + BLOCK_DRAWS, len(draw_ids)))
+              for first in range(0, len(draw_ids), BLOCK_DRAWS)]
+    parts: list[dict[str, np.ndarray]] = []
+    if engine == "fast" and threads > 1 and len(blocks) > 1:
+        pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="targetsim-fast")
+        try:
+            futures = [pool.submit(block, js) for js in blocks]
+            for js, fut in zip(blocks, futures, strict=True):
+                parts.append(fut.result())
+                if on_draw is not None:
+                    on_draw(len(js))
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    else:
+        for js in blocks:
+            parts.append(block(js))
+            if on_draw is not None:
+                on_draw(len(js))
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+
+
+def default_threads() -> int:
+    """Threads of the vectorised engine in this process: the processors it may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _horizon(
@@ -269,7 +299,8 @@ def simulate(
                 on_progress(done[0], n)
 
         if scheduler is None and (workers is None or workers == 1):
-            result = run_chunk(params, range(n), *args, on_draw=advance)
+            result = run_chunk(params, range(n), *args, on_draw=advance,
+                               threads=default_threads())
         else:
             result = _run_distributed(params, args, workers or 1, scheduler, advance)
 
