@@ -6,7 +6,9 @@ apply and must agree exactly, which is checked). CPU seconds are this process's
 (``time.process_time``): on a shared machine they move less than wall seconds. The first
 call of the vectorised engine in a process loads its compiled loops (and compiles them
 after an install): it is timed apart. Goal (issue 14): the vectorised engine at least 50x
-faster than the SimPy engine.
+faster than the SimPy engine. The vectorised engine runs its blocks on as many threads as
+the process has processors (printed); on a machine whose cores are busy that gains nothing,
+which the CPU seconds show.
 
 Usage: ``python benchmarks/bench_engines.py [--fit FILE] [--draws 400] [--repeats 3]``.
 """
@@ -33,6 +35,7 @@ def main() -> None:
 
     import targetsim
     from targetsim.simulate import load_scenario, simulate
+    from targetsim.simulate.engine import default_threads
 
     fit = targetsim.FunnelFit.load(args.fit)
     params = fit.params(args.draws, random_seed=args.seed)
@@ -52,7 +55,7 @@ def main() -> None:
     same = all(np.array_equal(fast[0][2][v].values, des[v].values) for v in des.data_vars)
     n_deals = int(des.initial_open.sum() + des.new_opportunities.sum()) / args.draws
     print(f"{args.fit} ({args.draws} draws, tension, about {n_deals:,.0f} deals a draw "
-          "in the horizon)")
+          f"in the horizon; vectorised engine on {default_threads()} thread(s))")
     print(f"  vectorised, first call     {first_wall:7.3f} s wall {first_cpu:7.3f} s CPU")
     print(f"  vectorised (median of {args.repeats})   {f_wall:7.3f} s wall {f_cpu:7.3f} s CPU")
     print(f"  SimPy                      {des_wall:7.3f} s wall {des_cpu:7.3f} s CPU")

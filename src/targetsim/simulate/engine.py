@@ -15,7 +15,9 @@ Draws are processed by blocks of :data:`BLOCK_DRAWS`: the deals of a block are s
 together (:class:`~targetsim.simulate.sampling.DealSampler`); the vectorised engine closes
 and counts them in the same pass (:func:`~targetsim.simulate.fast.run_fast`), the SimPy
 engine runs each draw's deals in turn and :func:`~targetsim.simulate.tally.tally` counts
-them with the same rules.
+them with the same rules. Without workers, the vectorised engine runs its blocks on as many
+threads as the process has processors (:func:`default_threads`): its compiled loops release
+the GIL, and each block writes only its own draws, so the result is the same.
 """
 
 from __future__ import annotations

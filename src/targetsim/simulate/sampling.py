@@ -39,8 +39,9 @@ day), its low half decides the fate; the second word's high half gives the time 
 within that fate, its low half the contract value. A deal's time and value do not depend
 on the scenario's win rate, so a deal won under two scenarios closes on the same day for
 the same amount under both. Draws are sampled by blocks (:class:`DealSampler`) in compiled
-loops (:mod:`targetsim.simulate.kernels`); a draw's deals do not depend on the block it is
-sampled with, nor on the engine that closes them.
+loops (:mod:`targetsim.simulate.kernels`), which draw the deals' words from the streams
+themselves (the words ``random_raw`` gives); a draw's deals do not depend on the block it
+is sampled with, nor on the engine that closes them.
 """
 
 from __future__ import annotations
@@ -113,8 +114,9 @@ def encode_pipeline(open_pipeline: pd.DataFrame | None, params: FunnelParams) ->
         )
     owner_of = {o: i for i, o in enumerate(params.owners)}
     if "owner" in open_pipeline:
-        owners = open_pipeline["owner"]
-        owner = np.array([owner_of.get(o, -1) if pd.notna(o) else -1 for o in owners], dtype=int)
+        # Unknown owners and missing ones alike: no owner (-1); one lookup per row, in pandas.
+        codes = open_pipeline["owner"].astype(object).map(owner_of)
+        owner = codes.fillna(-1).to_numpy(dtype=int)
     else:
         owner = np.full(len(open_pipeline), -1)
     age = open_pipeline["age_days"].to_numpy(dtype=float)
