@@ -247,6 +247,15 @@ def test_edge_artefacts_are_flagged_and_their_backlog_is_computed():
     kept = steady.copy()
     kept[0, 0] = 80.0
     assert not local_trend.edge_artefacts(kept, np.ones((1, 20)), lt).any()
+    # A ramp-up's last month just above the start's floor is still the ramp (it rises from
+    # a flagged month and stays under 90 % of the median); the first month at the level is not.
+    ramp = steady.copy()
+    ramp[0, :5] = [10.0, 30.0, 45.0, 78.0, 97.0]
+    assert local_trend.edge_artefacts(ramp, np.ones((1, 20)), lt).tolist() == (
+        [True] * 4 + [False] * 16)
+    # Growth of 1 % a month from the start (first month at 0.9 of the median) is no ramp.
+    growth = 100.0 * 1.01 ** np.arange(20)[None]
+    assert not local_trend.edge_artefacts(growth, np.ones((1, 20)), lt).any()
     # A real decline of 1 % a month is not an artefact.
     decline = 100.0 * 0.99 ** np.arange(20)[None]
     assert not local_trend.edge_artefacts(decline, np.ones((1, 20)), lt).any()

@@ -145,6 +145,12 @@ class LocalTrendSettings(BaseModel):
         losing an early month costs little, while a ramp left in reads as growth. A real
         collapse of the last months would be left out too: the note names the months so
         that a user can judge.
+    ramp_ratio : float
+        A ramp-up that has started (its first months below ``start_ratio``) goes on while
+        each next month is higher than the one before and still below ``ramp_ratio`` times
+        the median: the ramp's last month, near the ``start_ratio`` line, is then left out
+        whichever side of it its noise puts it (left in, a month at 75 % of the level
+        read as growth added about 10 % to a stationary year's forecast).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -160,6 +166,7 @@ class LocalTrendSettings(BaseModel):
     season_min_months: int = Field(default=24, ge=12)
     horizon_months: int = Field(default=121, ge=13, le=240)
     start_ratio: float = Field(default=0.75, ge=0.0, lt=1.0)
+    ramp_ratio: float = Field(default=0.9, ge=0.0, lt=1.0)
     edge_ratio: float = Field(default=0.5, ge=0.0, lt=1.0)
     max_edge_months: int = Field(default=3, ge=0)
 

@@ -203,7 +203,8 @@ def edge_artefacts(y: np.ndarray, e: np.ndarray, lt: LocalTrendSettings) -> np.n
     The monthly rate of all segments together is compared with its median over the months
     observed for at least half their length; edge months below ``start_ratio`` (at the
     start) or ``edge_ratio`` (at the end) times that median are flagged, walking in from
-    each end.
+    each end; a ramp-up so flagged goes on while the months keep rising below
+    ``ramp_ratio`` times the median.
     """
     expo = e.max(axis=0)
     rate = np.divide(y.sum(axis=0), expo, out=np.zeros(expo.shape), where=expo > 0)
@@ -215,7 +216,9 @@ def edge_artefacts(y: np.ndarray, e: np.ndarray, lt: LocalTrendSettings) -> np.n
     floor = lt.edge_ratio * median
     n_t = len(expo)
     for t in range(n_t // 3):
-        if rate[t] >= lt.start_ratio * median and expo[t] > 0:
+        ramping = (t > 0 and out[t - 1] and rate[t] > rate[t - 1]
+                   and rate[t] < lt.ramp_ratio * median)
+        if rate[t] >= lt.start_ratio * median and expo[t] > 0 and not ramping:
             break
         out[t] = True
     for t in range(n_t - 1, max(n_t - 1 - lt.max_edge_months, n_t // 3), -1):
