@@ -138,6 +138,11 @@ def test_blocks_and_chunks_do_not_change_the_result(monkeypatch):
     for name in ("bookings", "deals_won", "open_value", "owner_bookings"):
         np.testing.assert_array_equal(np.concatenate([q[name] for q in parts]),
                                       whole[name].values, err_msg=name)
+    # Blocks on threads (as simulate runs them without workers): the same, bit for bit.
+    for threads in (1, 4):
+        run = run_chunk(p, ids.tolist(), pipe, scen, tl, "fast", 2, threads=threads)
+        for name in ("bookings", "deals_won", "open_value", "owner_bookings"):
+            np.testing.assert_array_equal(run[name], whole[name].values, err_msg=name)
 
 
 def test_owners_and_creation_days_follow_the_rules():
