@@ -619,10 +619,13 @@ def test_real_ctrl_c_during_plan_exits_130_without_traceback_or_outputs(tmp_path
     """A real SIGINT to a real `targetsim plan` (whatever step it is in by then)."""
     data = write_csv(tmp_path / "good.csv", rows())
     exe = Path(sys.executable).with_name("targetsim")
+    # Many MCMC draws keep the run busy well past the signal whatever the machine's speed
+    # (a default plan of this small file can end before it).
     proc = subprocess.Popen([str(exe), "plan", str(data), "--out", str(tmp_path / "plan"),
-                             "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                             "--mcmc-draws", "100000", "--tune", "20000", "--no-progress"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     time.sleep(12)
+    assert proc.poll() is None, "the plan ended before the signal"
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 130, err
