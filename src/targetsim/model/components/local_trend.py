@@ -373,6 +373,19 @@ def _backlog(state: xr.Dataset, as_of: pd.Timestamp) -> dict[str, np.ndarray]:
     }
 
 
+def sample_states(state: xr.Dataset, n_draws: int, rng: np.random.Generator
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Grid points (D,) drawn by their weights, and each segment's (level, slope) at the
+    as-of month given its point (S, D, 2): the Gaussian of the point's Laplace fit."""
+    weight = state["weight"].values
+    mean = state["state_mean"].values  # (S, G, 2)
+    cov = state["state_cov"].values
+    g = rng.choice(len(weight), size=n_draws, p=weight)
+    chol = np.linalg.cholesky(cov[:, g] + 1e-12 * np.eye(2))  # (S, D, 2, 2)
+    z = rng.standard_normal((mean.shape[0], n_draws, 2))
+    return g, mean[:, g] + np.einsum("sdij,sdj->sdi", chol, z)
+
+
 def draws(
     state: xr.Dataset, n_draws: int, rng: np.random.Generator, as_of: pd.Timestamp | None = None
 ) -> ArrivalDraws:
@@ -382,16 +395,10 @@ def draws(
     backlog of :class:`~targetsim.model.params.ArrivalDraws`.
     """
     pts = state["grid"].values
-    weight = state["weight"].values
-    mean = state["state_mean"].values  # (S, G, 2)
-    cov = state["state_cov"].values
-    n_seg = mean.shape[0]
+    n_seg = state["state_mean"].shape[0]
     months = int(state.attrs["horizon_months"])
     moy = (int(state.attrs["as_of_moy"]) + np.arange(months)) % 12
-    g = rng.choice(len(weight), size=n_draws, p=weight)
-    # The state at the as-of month, per draw and segment.
-    chol = np.linalg.cholesky(cov[:, g] + 1e-12 * np.eye(2))  # (S, D, 2, 2)
-    x = mean[:, g] + np.einsum("sdij,sdj->sdi", chol, rng.standard_normal((n_seg, n_draws, 2)))
+    g, x = sample_states(state, n_draws, rng)
     level, slope = x[..., 0], x[..., 1]
     sd_l, sd_b, damp = pts[g, 0], pts[g, 1], pts[g, 2]
     shocks = rng.standard_normal((months, 2, n_seg, n_draws))

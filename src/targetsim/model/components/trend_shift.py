@@ -38,7 +38,12 @@ import pandas as pd
 import xarray as xr
 from scipy.special import gammaln
 
-from targetsim.model.components.local_trend import _backlog, _series, edge_artefacts
+from targetsim.model.components.local_trend import (
+    _backlog,
+    _series,
+    edge_artefacts,
+    sample_states,
+)
 from targetsim.model.config import ModelConfig
 from targetsim.model.params import ArrivalDraws
 from targetsim.model.stats import FunnelStats
@@ -265,15 +270,10 @@ def draws(
 ) -> ArrivalDraws:
     """``n_draws`` paths of every segment's log mean monthly arrivals from the as-of month."""
     pts = state["grid"].values
-    weight = state["weight"].values
-    mean = state["state_mean"].values
-    cov = state["state_cov"].values
-    n_seg = mean.shape[0]
+    n_seg = state["state_mean"].shape[0]
     months = int(state.attrs["horizon_months"])
     moy = (int(state.attrs["as_of_moy"]) + np.arange(months)) % 12
-    g = rng.choice(len(weight), size=n_draws, p=weight)
-    chol = np.linalg.cholesky(cov[:, g] + 1e-12 * np.eye(2))  # (S, D, 2, 2)
-    x = mean[:, g] + np.einsum("sdij,sdj->sdi", chol, rng.standard_normal((n_seg, n_draws, 2)))
+    g, x = sample_states(state, n_draws, rng)
     m = np.arange(months)
     path = x[..., 0].T[:, :, None] + x[..., 1].T[:, :, None] * m[None, None, :]
     if int(state.attrs["season_on"]):
