@@ -492,3 +492,16 @@ def test_a_busy_port_is_a_clear_error() -> None:
             bind("127.0.0.1", port).close()
     with pytest.raises(targetsim.ConfigError, match="--host"):
         bind("no-such-host.invalid", 0)
+
+
+@pytest.mark.parametrize(("code", "lang", "shown"), [("USD", "en", "$"), ("EUR", "fr", "€"),
+                                                     ("$", "en", "$")])
+def test_page_writes_the_plans_currency_as_its_symbol(tmp_path, code, lang, shown) -> None:
+    """plan.json keeps the ISO code (the report's Babel needs it); the page's amounts are
+    symbol + number, so "USD14.9M" would be what a user reads without the symbol."""
+    ctx = replace(make_context(), currency=code, lang=lang)
+    with background_server(create_app(ctx, tmp_path)) as url:
+        status, info = http(url + "api/plan")
+        page = http(url)[1]
+    assert status == 200 and info["currency"] == shown
+    assert f'data-currency="{shown}"' in page

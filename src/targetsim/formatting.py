@@ -25,6 +25,7 @@ from babel.numbers import (
     format_currency,
     format_decimal,
     format_percent,
+    get_currency_symbol,
     list_currencies,
 )
 
@@ -56,6 +57,15 @@ def check_currency(currency: str) -> str:
             f"--currency {currency!r}: expected an ISO 4217 code such as USD, EUR or GBP."
         )
     return code
+
+
+def currency_symbol(currency: str, lang: str) -> str:
+    """The symbol a reader of ``lang`` knows for ``currency`` (``USD`` -> ``$``, ``EUR`` -> ``€``);
+    a symbol given as it is (plans written before codes) stays itself."""
+    text = str(currency).strip()
+    if text in SYMBOLS:
+        return text
+    return get_currency_symbol(check_currency(text), locale=_loc(lang))
 
 
 def _loc(lang: str) -> str:

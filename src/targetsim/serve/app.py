@@ -33,6 +33,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from targetsim import __version__
+from targetsim import formatting as F
 from targetsim.errors import TargetsimError
 from targetsim.io import write_text_atomic
 from targetsim.serve.assumptions import (
@@ -93,7 +94,8 @@ def plan_info(ctx: PlanContext) -> dict[str, Any]:
         "seed": ctx.seed,
         "segments": list(ctx.segments),
         "owners": list(ctx.owners),
-        "currency": ctx.currency,
+        # The page writes amounts as symbol + number: the plan keeps the ISO code.
+        "currency": F.currency_symbol(ctx.currency, ctx.lang),
         "lang": ctx.lang,
         "converged": ctx.converged,
         "controls": default_controls(ctx),
