@@ -69,26 +69,25 @@ def restore_formula(value: Any) -> Any:
     return value
 
 
-def neutralise_frame(df, columns=None):  # noqa: ANN001, ANN201 (pandas types, lazy import)
-    """A copy of ``df`` whose text cells (``columns``, default all) are neutralised."""
+def _map_text(df, fn, columns):  # noqa: ANN001, ANN202 (pandas types, lazy import)
+    """A copy of ``df`` with ``fn`` applied to the cells of its text ``columns`` (default all)."""
     from pandas.api.types import is_object_dtype, is_string_dtype
 
     out = df.copy()
     for col in columns if columns is not None else out.columns:
         if is_object_dtype(out[col]) or is_string_dtype(out[col]):
-            out[col] = out[col].map(neutralise_formula)
+            out[col] = out[col].map(fn)
     return out
+
+
+def neutralise_frame(df, columns=None):  # noqa: ANN001, ANN201 (pandas types, lazy import)
+    """A copy of ``df`` whose text cells (``columns``, default all) are neutralised."""
+    return _map_text(df, neutralise_formula, columns)
 
 
 def restore_frame(df, columns=None):  # noqa: ANN001, ANN201 (pandas types, lazy import)
     """A copy of ``df`` whose text cells (``columns``, default all) are restored."""
-    from pandas.api.types import is_object_dtype, is_string_dtype
-
-    out = df.copy()
-    for col in columns if columns is not None else out.columns:
-        if is_object_dtype(out[col]) or is_string_dtype(out[col]):
-            out[col] = out[col].map(restore_formula)
-    return out
+    return _map_text(df, restore_formula, columns)
 
 
 def xlsx_text_cell(cell, value: Any) -> None:  # noqa: ANN001 (openpyxl Cell)

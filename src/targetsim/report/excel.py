@@ -29,6 +29,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from targetsim import formatting as F
+from targetsim.calibrate.objectives import quota_of
 from targetsim.io import atomic_path
 from targetsim.report.inputs import PlanInputs
 from targetsim.report.quotas import add_quota_sheet, load_quota_scores
@@ -155,16 +156,6 @@ def _sel(t: pd.DataFrame, scenario: str, level: str, metric: str) -> pd.DataFram
     return t[(t.scenario == scenario) & (t.level == level) & (t.metric == metric)]
 
 
-def _quota(r: pd.Series) -> tuple[float, float]:
-    try:
-        q = float(r.get("quota", float("nan")))
-    except (TypeError, ValueError):
-        q = float("nan")
-    if math.isfinite(q):
-        return q, float(r.get("quota_probability", float("nan")))
-    return float(r["target"]), float(r["attainment_probability"])
-
-
 def _plan_rows(plan: PlanInputs, level: str) -> list[dict[str, Any]]:
     """Per name of a level: FY and quarter quotas and probabilities, band, last year."""
     t = plan.targets
@@ -179,15 +170,15 @@ def _plan_rows(plan: PlanInputs, level: str) -> list[dict[str, Any]]:
             continue
         fy = mine.loc["FY"]
         d = deals[(deals.name == name) & (deals.period == "FY")]
-        v, p = _quota(fy)
+        v, p = quota_of(fy)
         out.append({
             "name": str(name), "fy": v, "prob": p, "p10": fy["p10"], "p90": fy["p90"],
             "ly": fy.get("last_year_actual", float("nan")),
             "growth": fy.get("implied_growth", float("nan")),
-            "deals": _quota(d.iloc[0])[0] if not d.empty else float("nan"),
+            "deals": quota_of(d.iloc[0])[0] if not d.empty else float("nan"),
             "ly_deals": d.iloc[0].get("last_year_actual", float("nan")) if not d.empty
             else float("nan"),
-            "quarters": [_quota(mine.loc[q]) if q in mine.index else (float("nan"),) * 2
+            "quarters": [quota_of(mine.loc[q]) if q in mine.index else (float("nan"),) * 2
                          for q in quarters],
         })
     return out
@@ -336,11 +327,11 @@ def _deal_rows(plan: PlanInputs, level: str) -> list[dict[str, Any]]:
     for name in dict.fromkeys(sel["name"]):
         mine = sel[sel.name == name].set_index("period")
         fy = mine.loc["FY"]
-        v, p = _quota(fy)
+        v, p = quota_of(fy)
         out.append({"name": str(name), "fy": v, "prob": p, "p10": fy["p10"], "p90": fy["p90"],
                     "ly": fy.get("last_year_actual", float("nan")),
                     "growth": fy.get("implied_growth", float("nan")),
-                    "quarters": [_quota(mine.loc[q]) if q in mine.index else (float("nan"),) * 2
+                    "quarters": [quota_of(mine.loc[q]) if q in mine.index else (float("nan"),) * 2
                                  for q in quarters]})
     return out
 
@@ -372,7 +363,7 @@ def _assumptions_sheet(ws: Worksheet, plan: PlanInputs, lab: dict[str, str], mon
         (lab["a_p"], plan.probability, FMT_PROB),
     ]
     if not total.empty:
-        rows.append((lab["a_company"], _quota(total.iloc[0])[0], money))
+        rows.append((lab["a_company"], quota_of(total.iloc[0])[0], money))
     for a in meta.get("allocation", []) or []:
         if a.get("scenario") == sc and a.get("level") == "owner" and "sum_of_quotas" in a:
             rows += [(lab["a_over"], a.get("over_assignment", 1.0), FMT_PROB),

@@ -27,6 +27,7 @@ from markupsafe import Markup
 
 from targetsim import __version__
 from targetsim import formatting as F
+from targetsim.calibrate import saved_scenarios
 from targetsim.errors import TargetsimError
 from targetsim.report import figures
 from targetsim.report.charts import fan_chart_svg
@@ -143,19 +144,8 @@ def _quarters(plan: PlanInputs) -> list[str]:
 # --- headline ---------------------------------------------------------------------------------
 
 
-def _saved_scenarios(plan: PlanInputs) -> dict[str, dict]:
-    raw = plan.projection.attrs.get("scenarios_json")
-    if not raw:
-        return {}
-    try:
-        loaded = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return {}
-    return {str(d.get("name")): d for d in loaded if isinstance(d, dict)}
-
-
 def _headline(plan: PlanInputs, f: _Fmt) -> list[dict[str, Any]]:
-    saved = _saved_scenarios(plan)
+    saved = saved_scenarios(plan.projection)
     out = []
     for sc in plan.scenarios:
         book = _rows(plan, sc, "total", "bookings", "FY")
@@ -757,7 +747,7 @@ def objectives_text(plan: PlanInputs, lang: str) -> str | None:
         horizon_end=horizon_end(plan.projection), allocation=alloc,
         stress=plan.optional.get("stress"), topdown=plan.optional.get("topdown"), lang=lang,
         currency=plan.currency, horizon_start=month_index(plan.projection)[0],
-        months=int(plan.projection.sizes["month"]), scenarios=_saved_scenarios(plan))
+        months=int(plan.projection.sizes["month"]), scenarios=saved_scenarios(plan.projection))
 
 
 def _left_out(fit: Any | None, lab: dict[str, str], f: _Fmt, lang: str) -> list[str]:

@@ -49,18 +49,24 @@ _SEGMENT_VARS, _OWNER_VARS = 8, 2
 _GIB = 1024**3
 
 
+def _env_amount(name: str, unit: str) -> float | None:
+    """A positive finite number from environment variable ``name`` (None when unset)."""
+    env = os.environ.get(name)
+    if not env:
+        return None
+    try:
+        value = float(env)
+    except ValueError:
+        raise ConfigError(f"{name}={env!r}: expected a number of {unit}") from None
+    if not value > 0 or not math.isfinite(value):
+        raise ConfigError(f"{name}={env!r}: expected a positive number")
+    return value
+
+
 def memory_budget() -> float:
     """Bytes a simulation may use: ``TARGETSIM_MAX_MEMORY_GB`` or min(8 GiB, half the RAM)."""
-    env = os.environ.get("TARGETSIM_MAX_MEMORY_GB")
-    if env:
-        try:
-            value = float(env)
-        except ValueError:
-            raise ConfigError(
-                f"TARGETSIM_MAX_MEMORY_GB={env!r}: expected a number of GiB"
-            ) from None
-        if not value > 0 or not math.isfinite(value):
-            raise ConfigError(f"TARGETSIM_MAX_MEMORY_GB={env!r}: expected a positive number")
+    value = _env_amount("TARGETSIM_MAX_MEMORY_GB", "GiB")
+    if value is not None:
         return value * _GIB
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -71,20 +77,8 @@ def memory_budget() -> float:
 
 def time_budget() -> float:
     """Seconds of one core a simulation may take (``TARGETSIM_MAX_SIMULATION_HOURS``)."""
-    env = os.environ.get("TARGETSIM_MAX_SIMULATION_HOURS")
-    if env:
-        try:
-            value = float(env)
-        except ValueError:
-            raise ConfigError(
-                f"TARGETSIM_MAX_SIMULATION_HOURS={env!r}: expected a number of hours"
-            ) from None
-        if not value > 0 or not math.isfinite(value):
-            raise ConfigError(
-                f"TARGETSIM_MAX_SIMULATION_HOURS={env!r}: expected a positive number"
-            )
-        return value * 3600.0
-    return 3600.0
+    value = _env_amount("TARGETSIM_MAX_SIMULATION_HOURS", "hours")
+    return (value if value is not None else 1.0) * 3600.0
 
 
 @dataclass(frozen=True)
