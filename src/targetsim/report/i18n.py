@@ -494,8 +494,3 @@ def fmt_compact(x: float | None, lang: str) -> str:
 def fmt_pct(p: float | None, lang: str, decimals: int = 0) -> str:
     """A probability as a percentage: ``60%`` / ``60 %``."""
     return _f.percent(p, lang, decimals)
-
-
-def fmt_period(period: str, lab: dict[str, str], lang: str = "en") -> str:
-    """``FY`` in words; quarters as ``Q1 2018`` / ``T1 2018``."""
-    return lab["FY"] if period == "FY" else _f.quarter(period, lang)
